@@ -1,0 +1,122 @@
+/*
+ * The data path: pgoutput message -> decoder -> relation cache -> encoder
+ * -> sink, with the LSN tracker deciding what may be confirmed and the
+ * back-pressure that stops reading WAL when the sink falls behind.
+ *
+ *   ww_bridge_xlogdata()  one XLogData payload from the stream; returns
+ *                         false when reading must pause (the sink said
+ *                         -EAGAIN, or max_inflight_bytes is reached)
+ *   ww_bridge_keepalive() the server has sent everything before wal_end
+ *   sink acks             through on_sink_ack(): tracker, then confirm
+ *   host->resume()        ww_bridge_sink_resume(): offer queued changes
+ *                         again, then resume reading
+ *
+ * Changes the sink refused with -EAGAIN wait, copied, in a small FIFO (at
+ * most the events of one pgoutput message) and are offered again in order
+ * after resume; they count as in flight from the moment they were encoded,
+ * so nothing behind them can be confirmed.
+ *
+ * There is one bridge per process (sink acks carry only a token, so the ack
+ * callback finds the bridge through a file-level pointer).
+ *
+ * Errors: a malformed message, a change for an unknown relation, a sink that
+ * reports itself broken or an ack with an error make the bridge "failed":
+ * it stops emitting, calls on_fatal once with a message, and never confirms
+ * anything after that point.
+ *
+ * Thread: the loop thread.
+ */
+#ifndef WW_BRIDGE_H
+#define WW_BRIDGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "encode_json.h"
+#include "lsn.h"
+#include "pgoutput.h"
+#include "relcache.h"
+#include "setup.h"
+#include "sink_loader.h"
+#include "stream.h"
+
+struct ww_pending_change; /* a change waiting for the sink, bridge.c */
+
+struct ww_bridge_stats {
+    uint64_t events;       /* changes accepted by the sink */
+    uint64_t bytes;        /* key + value bytes accepted */
+    uint64_t acks;         /* successful acks */
+    uint64_t sink_errors;  /* acks with an error */
+    uint64_t transactions; /* Commit messages seen */
+    uint64_t skipped;      /* changes of tables not in [source] tables */
+    uint64_t heartbeats;   /* walwire_heartbeat messages seen (not forwarded) */
+    int64_t last_commit_time_us; /* of the last committed transaction seen */
+};
+
+struct ww_bridge {
+    const struct ww_config *cfg;
+    const struct ww_sink_ops *ops;
+    void *sink;
+    struct ww_stream *stream; /* set while streaming; NULL otherwise */
+    const struct ww_setup *setup;
+
+    struct ww_tracker tracker;
+    struct ww_pgo_decoder dec;
+    struct ww_relcache *rels;
+    struct ww_encoder enc;
+
+    /* The transaction being read. */
+    bool in_tx;
+    uint32_t tx_seq;       /* tracker's handle */
+    uint32_t xid;
+    ww_lsn final_lsn;      /* commit LSN, from Begin */
+    int64_t commit_time_us; /* Unix epoch */
+    uint32_t seq_in_tx;
+
+    /* Changes refused with -EAGAIN, oldest first. */
+    struct ww_pending_change *pend_head, *pend_tail;
+    uint32_t npending;
+    bool sink_blocked;    /* waiting for host->resume() */
+    bool reading_paused;  /* the stream is paused because of us */
+    bool stopping;        /* shutting down: emit nothing more */
+    bool failed;
+    uint64_t low_water;   /* resume reading below this many bytes in flight */
+
+    /* Relations excluded by [source] tables: a small open-addressing set
+     * of relid -> included, filled at Relation messages. */
+    uint32_t *filter_keys;
+    uint8_t *filter_vals;
+    uint32_t filter_cap;
+
+    struct ww_bridge_stats stats;
+
+    /* Called once when the bridge fails (see above). */
+    void (*on_fatal)(struct ww_bridge *b, const char *msg);
+    /* Called when the last outstanding ack arrived (used while draining). */
+    void (*on_drained)(struct ww_bridge *b);
+    void *data; /* the owner's */
+    char errmsg[512];
+};
+
+/* ops/sink: the opened sink; confirmed: the slot's confirmed position. */
+void ww_bridge_init(struct ww_bridge *b, const struct ww_config *cfg, const char *db_name,
+                    const struct ww_sink_ops *ops, void *sink, ww_lsn confirmed);
+void ww_bridge_free(struct ww_bridge *b);
+
+bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payload, size_t len);
+void ww_bridge_keepalive(struct ww_bridge *b, ww_lsn wal_end);
+/* The sink has room again (host->resume()). */
+void ww_bridge_sink_resume(struct ww_bridge *b);
+
+/* Stop emitting; queued changes are dropped (they were never written and
+ * their transactions will not be confirmed). */
+void ww_bridge_stop(struct ww_bridge *b);
+/* Changes written to the sink and not yet acked. */
+uint64_t ww_bridge_outstanding(const struct ww_bridge *b);
+/* Forget every in-flight transaction after the stream was lost and every
+ * written change was acked (outstanding == 0): the server will send again
+ * everything after the confirmed position. */
+void ww_bridge_reset_stream(struct ww_bridge *b);
+
+#endif

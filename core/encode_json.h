@@ -1,0 +1,103 @@
+/*
+ * JSON encoder: turns a row change into the event key and the Debezium
+ * envelope value (DESIGN.md section 5), with schemas.enable=false and
+ * decimal.handling.mode=string.
+ *
+ *   key:   {"id":1}            or nothing (key_null) when the table has no key
+ *   value: {"before":null,"after":{"id":1,"name":"a"},
+ *           "source":{"version":"0.1.0","connector":"walwire","name":"<prefix>",
+ *                     "ts_ms":1700000000000,"snapshot":"false","db":"app",
+ *                     "schema":"public","table":"users","txId":742,"lsn":24023128},
+ *           "op":"c","ts_ms":1700000000123}
+ *
+ * Values arrive in PostgreSQL's text output form (pgoutput 't' values and
+ * COPY text rows), produced by sessions with DateStyle=ISO, TimeZone=UTC,
+ * IntervalStyle=postgres, extra_float_digits=3 and bytea_output=hex (core
+ * sets these on every connection). The type mapping is documented in
+ * README.md and lives in encode_types.c.
+ *
+ * Ownership: the encoder owns its key and value buffers; they are reused by
+ * the next encode call, so the caller hands them to the sink (which copies)
+ * before encoding again. Encoding does not allocate once the buffers have
+ * grown to the largest event.
+ *
+ * Errors: -EBADMSG when the tuple does not match the relation (column count)
+ * with enc->errmsg set. A value whose text cannot be read as its type is
+ * written as a JSON string of its text (never dropped) and counted in
+ * enc->bad_values.
+ *
+ * Thread: any, one encoder per thread.
+ */
+#ifndef WW_ENCODE_JSON_H
+#define WW_ENCODE_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "pgoutput.h"
+#include "relcache.h"
+
+struct ww_encoder_options {
+    const char *topic_prefix;  /* source.name */
+    const char *db_name;       /* source.db */
+    bool temporal_iso8601;     /* [format] temporal = iso8601 */
+};
+
+/* What the envelope's source block says besides schema and table. */
+struct ww_event_source {
+    ww_lsn lsn;             /* source.lsn */
+    uint32_t xid;           /* source.txId; 0 writes null */
+    int64_t commit_time_us; /* source.ts_ms (converted), Unix epoch */
+    const char *snapshot;   /* "false", "true" or "last" */
+    int64_t now_ms;         /* envelope ts_ms: processing time, Unix epoch */
+};
+
+struct ww_encoder {
+    struct ww_encoder_options opts;
+    /* The prefix of every source block up to "ts_ms":, precomputed:
+     * {"version":"0.1.0","connector":"walwire","name":"...", */
+    struct ww_buf source_head;
+    /* The trailing db part: "db":"app", */
+    struct ww_buf source_db;
+    struct ww_buf key;   /* output: the key JSON when !key_null */
+    struct ww_buf value; /* output: the envelope JSON */
+    bool key_null;       /* output: the event has no key */
+    struct ww_buf scratch; /* reused for conversions (bytea, arrays) */
+    uint64_t bad_values; /* values written as strings because they did not parse */
+    char errmsg[256];
+};
+
+/* Copies the strings in opts. */
+void ww_encoder_init(struct ww_encoder *e, const struct ww_encoder_options *opts);
+void ww_encoder_free(struct ww_encoder *e);
+
+/*
+ * Encode a row change. op is 'c', 'u', 'd' or 'r'. before and after may be
+ * NULL; a tuple given must have rel->ncols columns. The key comes from after
+ * (or before for 'd') through rel's key columns. Unchanged TOAST values
+ * ('u') in after are taken from before when before has the column as a
+ * value, otherwise written as "__debezium_unavailable_value" and listed in
+ * source.unchanged_columns.
+ */
+int ww_encode_row(struct ww_encoder *e, char op, const struct ww_relation *rel,
+                  const struct ww_pgo_tuple *before, const struct ww_pgo_tuple *after,
+                  const struct ww_event_source *src);
+
+/* A TRUNCATE of rel: op 't', no before/after, null key; source carries
+ * "truncate_cascade" and "truncate_restart_identity" booleans from options
+ * (WW_PGO_TRUNCATE_* bits). */
+int ww_encode_truncate(struct ww_encoder *e, const struct ww_relation *rel, uint8_t options,
+                       const struct ww_event_source *src);
+
+/* A logical decoding message: op 'm', key {"prefix":"..."}, value with
+ * "message":{"prefix":"...","content":"<base64>"} and source.schema/table
+ * "" (Debezium's layout). */
+int ww_encode_message(struct ww_encoder *e, bool transactional, const char *prefix,
+                      const char *content, size_t content_len,
+                      const struct ww_event_source *src);
+
+/* Append base64 (RFC 4648, with padding) of data to b. */
+void ww_base64(struct ww_buf *b, const unsigned char *data, size_t len);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * One non-blocking libpq connection driven by the libuv loop: connect,
+ * queries, and COPY (both directions) without ever blocking the loop.
+ * The socket is watched by a uv_poll_t; connect and query deadlines by a
+ * uv_timer_t. Modelled on hiredis's adapters/libuv.h.
+ *
+ * Usage:
+ *   ww_pgconn_init(&c, loop, "stream");           handles, no I/O yet
+ *   ww_pgconn_connect(&c, params, on_connect);     PQconnectStartParams
+ *   ww_pgconn_query(&c, sql, on_result, arg);      PQsendQuery
+ *   ww_pgconn_start_copy(&c, sql, &copy_handlers); COPY_BOTH or COPY_OUT
+ *   ww_pgconn_close(&c, on_closed);                PQfinish + close handles
+ *
+ * Contract:
+ *   - Every callback runs on the loop thread and fires exactly once per
+ *     request (copy data: once per message). After ww_pgconn_close() no
+ *     callback fires except on_closed, and pending requests are not called
+ *     back (the owner is shutting them down itself).
+ *   - One request at a time: query/start_copy while another is in progress
+ *     is a programming error (asserted).
+ *   - Errors: status < 0 and c->errmsg holds libpq's message (one line,
+ *     trailing newline stripped). libpq's messages do not contain the
+ *     password; conninfo strings are only logged through
+ *     ww_conninfo_redact().
+ *
+ * Ownership: the owner embeds struct ww_pgconn and must keep it alive until
+ * on_closed has run.
+ */
+#ifndef WW_PG_CONN_H
+#define WW_PG_CONN_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct ww_pgconn;
+
+/* status 0: connected and idle. */
+typedef void (*ww_pgconn_connect_cb)(struct ww_pgconn *c, int status);
+/* The query finished. res is the last result, or the first error result
+ * (status then < 0, errmsg set); borrowed: freed after the callback
+ * returns. res may be NULL when status < 0 (connection lost). */
+typedef void (*ww_pgconn_result_cb)(struct ww_pgconn *c, int status, PGresult *res, void *arg);
+typedef void (*ww_pgconn_closed_cb)(struct ww_pgconn *c);
+
+struct ww_pgconn_copy_handlers {
+    /* One CopyData message. Takes ownership of buf (release with
+     * PQfreemem). Return true to keep reading, false to pause reading
+     * until ww_pgconn_resume_reading(). */
+    bool (*on_data)(struct ww_pgconn *c, char *buf, int len);
+    /* The copy ended: status 0 when the server finished it (CopyDone and a
+     * command-complete result), < 0 on error or connection loss. */
+    void (*on_end)(struct ww_pgconn *c, int status);
+};
+
+enum ww_pgconn_state {
+    WW_PGCONN_NEW,
+    WW_PGCONN_CONNECTING,
+    WW_PGCONN_IDLE,
+    WW_PGCONN_QUERY,
+    WW_PGCONN_COPY,
+    WW_PGCONN_FAILED, /* the connection is lost; close it */
+    WW_PGCONN_CLOSING,
+};
+
+struct ww_pgconn {
+    uv_loop_t *loop;
+    const char *name; /* for logs: "stream", "control", "snapshot-1" */
+    PGconn *pg;
+    uv_poll_t *poll; /* NULL until connecting; replaced when the socket changes */
+    int poll_fd;
+    int poll_events; /* UV_READABLE | UV_WRITABLE currently requested */
+    uv_timer_t timer;
+    uv_idle_t kick; /* processes input libpq already buffered after a resume */
+    enum ww_pgconn_state state;
+    bool reading_paused;
+    bool want_write; /* output is queued in libpq; flush when writable */
+    unsigned open_handles;
+    uint64_t timeout_ms; /* deadline of connect and queries; 0 = none */
+
+    ww_pgconn_connect_cb on_connect;
+    ww_pgconn_result_cb on_result;
+    void *result_arg;
+    PGresult *result; /* kept while a query runs */
+    int result_status;
+    struct ww_pgconn_copy_handlers copy;
+    ww_pgconn_closed_cb on_closed;
+
+    char errmsg[512];
+    void *data; /* the owner's */
+};
+
+void ww_pgconn_init(struct ww_pgconn *c, uv_loop_t *loop, const char *name);
+
+/* Start connecting with PQconnectStartParams(keywords, values, 0).
+ * Returns 0 (on_connect follows) or < 0 (nothing follows, errmsg set). */
+int ww_pgconn_connect(struct ww_pgconn *c, const char *const *keywords,
+                      const char *const *values, ww_pgconn_connect_cb on_connect);
+
+/* Send one simple-protocol query (may hold several statements). */
+int ww_pgconn_query(struct ww_pgconn *c, const char *sql, ww_pgconn_result_cb cb, void *arg);
+
+/* Send a command that enters COPY (START_REPLICATION, COPY ... TO STDOUT).
+ * cb fires once with status 0 when the copy has started (res is the
+ * COPY_BOTH / COPY_OUT result), or < 0 if the command failed; after a
+ * successful start, handlers->on_data/on_end take over. */
+int ww_pgconn_start_copy(struct ww_pgconn *c, const char *sql,
+                         const struct ww_pgconn_copy_handlers *handlers, ww_pgconn_result_cb cb,
+                         void *arg);
+
+/* COPY_BOTH: queue one CopyData message to the server and flush what can
+ * be flushed without blocking. 0, or < 0 when the connection is broken. */
+int ww_pgconn_put_copy(struct ww_pgconn *c, const char *buf, size_t len);
+/* COPY_BOTH: send CopyDone (ends the replication stream cleanly). */
+int ww_pgconn_end_copy(struct ww_pgconn *c);
+
+/* Reading in COPY: stop / restart delivering on_data. Writing goes on. */
+void ww_pgconn_pause_reading(struct ww_pgconn *c);
+void ww_pgconn_resume_reading(struct ww_pgconn *c);
+
+/* Close: PQfinish and close the handles; on_closed runs once all are
+ * closed. Safe in any state, once. */
+void ww_pgconn_close(struct ww_pgconn *c, ww_pgconn_closed_cb on_closed);
+
+/* ---- conninfo -------------------------------------------------------- */
+
+/* Connection parameters built from a user conninfo. Owns its strings. */
+struct ww_conninfo {
+    char **keywords; /* NULL-terminated */
+    char **values;
+    size_t n;
+};
+
+enum ww_conn_kind {
+    WW_CONN_REGULAR,     /* ordinary SQL session */
+    WW_CONN_REPLICATION, /* replication=database: walsender with SQL */
+};
+
+/* Parse conninfo (key=value or URI), add walwire's session settings
+ * (DateStyle, TimeZone, ... appended to any "options" the user gave),
+ * application_name "walwire" unless set, replication=database for
+ * WW_CONN_REPLICATION, and the password from password_file when given and
+ * conninfo has none. 0, or -EINVAL with a message in err that never quotes
+ * the conninfo (it may hold a password). */
+int ww_conninfo_build(const char *conninfo, const char *password_file, enum ww_conn_kind kind,
+                      struct ww_conninfo *out, char *err, size_t errlen);
+void ww_conninfo_free(struct ww_conninfo *ci);
+/* The conninfo as "host=db port=5432 dbname=app user=walwire" for logs:
+ * every parameter except password/sslpassword, which never appear. */
+void ww_conninfo_redact(const char *conninfo, char *out, size_t outlen);
+/* The value of a parameter in ci, or NULL. */
+const char *ww_conninfo_get(const struct ww_conninfo *ci, const char *keyword);
+
+#endif

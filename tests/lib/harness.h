@@ -1,0 +1,103 @@
+/*
+ * Helpers for the integration suites: the servers started by
+ * tests/services.sh (found through WW_TEST_* environment variables), a
+ * fresh database per test, and walwire run as a child process with a
+ * generated configuration.
+ *
+ * Every helper asserts (Criterion) on failure, so a test reads as the
+ * steps of its scenario. Nothing here sleeps to wait for a result: use
+ * WWT_POLL_UNTIL with a deadline.
+ */
+#ifndef WW_TEST_HARNESS_H
+#define WW_TEST_HARNESS_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+/* The value of a WW_TEST_* variable; fails the test when unset. */
+const char *wwt_env(const char *name);
+
+/* A superuser connection to dbname ("postgres" for the maintenance db). */
+PGconn *wwt_pg(const char *dbname);
+/* Run SQL (printf-style); asserts success. */
+void wwt_exec(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* First column of the first row (malloc'd; NULL for SQL NULL or no row). */
+char *wwt_value(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Like wwt_value, parsed as an integer (0 for NULL). */
+long long wwt_int(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An LSN "X/Y" as a number (0 for NULL). */
+uint64_t wwt_lsn(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Create a database named "<tag>_<pid>_<n>"; returns its name (static
+ * storage per call site is not needed: the caller frees). */
+char *wwt_new_db(const char *tag);
+/* Drop the database and the replication slots in it. */
+void wwt_drop_db(const char *db);
+
+struct wwt_walwire {
+    pid_t pid;
+    char dir[128];   /* a fresh temporary directory */
+    char conf[192];  /* dir/walwire.conf */
+    char log[192];   /* dir/walwire.log: the child's stderr */
+    char out[192];   /* dir/out.jsonl: the file sink's output */
+    struct rusage usage; /* of the last wwt_wait */
+};
+
+/* A working directory and the paths above. */
+void wwt_walwire_init(struct wwt_walwire *w);
+/* Write dir/walwire.conf for the file sink into out: db, slot (the
+ * publication is "<slot>_pub"), then `extra` lines appended verbatim
+ * (later keys of the same section override nothing: put whole sections). */
+void wwt_write_config(struct wwt_walwire *w, const char *db, const char *slot,
+                      const char *extra);
+/* Start `walwire <cmd> -c conf` with stderr (and stdout) to w->log; env:
+ * extra "NAME=value" strings added to the environment (NULL-terminated,
+ * may be NULL). */
+void wwt_start(struct wwt_walwire *w, const char *cmd, const char *const *env);
+/* Wait for the child; returns its exit code, or 128 + signal. Fails the
+ * test (after SIGKILL) when it does not exit within timeout_ms. */
+int wwt_wait(struct wwt_walwire *w, int timeout_ms);
+/* SIGTERM, then wait (60 s); returns the exit code. */
+int wwt_stop(struct wwt_walwire *w);
+/* SIGKILL and reap. */
+void wwt_kill(struct wwt_walwire *w);
+/* Has the child exited? (reaps it; then w->pid is 0) */
+bool wwt_exited(struct wwt_walwire *w, int *code);
+
+/* Whole file (malloc'd, NUL-terminated); "" when missing. */
+char *wwt_read_file(const char *path, size_t *len);
+size_t wwt_count_lines(const char *path);
+bool wwt_file_contains(const char *path, const char *needle);
+
+/* Path of the built walwire and of the sink modules. */
+const char *wwt_walwire_bin(void);
+const char *wwt_sink_dir(void);
+
+uint64_t wwt_now_ms(void);
+
+/* Poll cond every 20 ms until it holds or timeout_ms passes; evaluates to
+ * whether it held. */
+#define WWT_POLL_UNTIL(timeout_ms, cond)                                                           \
+    ({                                                                                             \
+        uint64_t wwt_deadline_ = wwt_now_ms() + (uint64_t)(timeout_ms);                            \
+        bool wwt_ok_ = false;                                                                      \
+        for (;;) {                                                                                 \
+            if ((cond)) {                                                                          \
+                wwt_ok_ = true;                                                                    \
+                break;                                                                             \
+            }                                                                                      \
+            if (wwt_now_ms() >= wwt_deadline_)                                                     \
+                break;                                                                             \
+            wwt_pause_ms(20);                                                                      \
+        }                                                                                          \
+        wwt_ok_;                                                                                   \
+    })
+
+/* The poll interval of WWT_POLL_UNTIL (not a way to wait for results). */
+void wwt_pause_ms(int ms);
+
+#endif

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Run every walwire test on a bare Debian 12 machine:
+#   installs what is missing (apt-get), builds with warnings as errors,
+#   starts PostgreSQL and Redis on loopback (tests/services.sh), runs
+#   `meson test`, stops the servers, and prints "N passed, N failed" on a
+#   line of its own. Exits non-zero when anything failed.
+#
+#   tests/run.sh                 everything
+#   tests/run.sh --suite unit    extra arguments go to `meson test`
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+deploy/install-deps.sh test || { echo "run.sh: installing dependencies failed" >&2; exit 1; }
+
+build=${WW_BUILD_DIR:-build-tests}
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" -Dwerror=true >/dev/null || { echo "run.sh: meson setup failed" >&2; exit 1; }
+fi
+ninja -C "$build" >/dev/null || { ninja -C "$build"; echo "run.sh: build failed" >&2; exit 1; }
+
+export WW_SERVICES_DIR=${WW_SERVICES_DIR:-/tmp/walwire-services-$$}
+tests/services.sh start >/dev/null || { echo "run.sh: starting the test servers failed" >&2; exit 1; }
+trap 'tests/services.sh stop' EXIT
+set -a
+# shellcheck disable=SC1091
+. "$WW_SERVICES_DIR/env"
+set +a
+
+meson test -C "$build" --no-rebuild --print-errorlogs "$@"
+rc=$?
+
+# Count test cases (each Criterion test is one TAP line) from meson's log.
+read -r passed failed < <(python3 - "$build/meson-logs/testlog.json" <<'PY'
+import json, re, sys
+passed = failed = 0
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    out = t.get("stdout") or ""
+    ok = len(re.findall(r"^ok\b", out, re.M))
+    bad = len(re.findall(r"^not ok\b", out, re.M))
+    if ok + bad == 0:  # no TAP at all: count the suite itself
+        if t.get("result") in ("OK", "EXPECTEDFAIL", "SKIP"):
+            ok = 1
+        else:
+            bad = 1
+    elif t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP") and bad == 0:
+        bad = 1  # crashed or timed out after its last TAP line
+    passed += ok
+    failed += bad
+print(passed, failed)
+PY
+)
+echo "${passed:-0} passed, ${failed:-0} failed"
+[ "$rc" -eq 0 ] && [ "${failed:-1}" -eq 0 ]
