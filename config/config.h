@@ -96,7 +96,6 @@ struct ww_config {
     /* [format] */
     bool temporal_iso8601;  /* temporal = iso8601 (default: debezium) */
     bool transactions;      /* emit transaction metadata (default false) */
-    bool tombstones;        /* tombstone after delete where supported (default true) */
 
     /* Every section as read, after environment overrides, including the
      * known ones. */

@@ -508,7 +508,6 @@ const struct ww_key_spec ww_key_specs[] = {
     {"log", "format", "text", set_log_format},
     {"format", "temporal", "debezium", set_temporal},
     {"format", "transactions", "false", set_bool, OFF(transactions)},
-    {"format", "tombstones", "true", set_bool, OFF(tombstones)},
     /* The sinks' documented keys: no setter, the sink validates them. */
     {"file", "path"},
     {"file", "fsync"},

@@ -219,28 +219,34 @@ static int offer(struct ww_bridge *b, const struct ww_change *c, void *token)
     return r;
 }
 
-/* Hand the encoder's output to the sink as one change of the current
- * transaction (tx_seq). */
-static void emit(struct ww_bridge *b, char op, const char *schema, const char *table,
-                 ww_lsn lsn, uint32_t tx_seq)
+/* Hand the encoder's output to the sink as change c (whose position
+ * fields the caller filled) of tracker transaction tx_seq. */
+static void emit(struct ww_bridge *b, struct ww_change *c, uint32_t tx_seq)
+{
+    c->key = b->enc.key_null ? NULL : b->enc.key.data;
+    c->key_len = b->enc.key_null ? 0 : b->enc.key.len;
+    c->value = b->enc.value.data;
+    c->value_len = b->enc.value.len;
+    void *token = ww_tracker_add(&b->tracker, tx_seq, c->key_len + c->value_len);
+    if (b->npending || b->sink_blocked || offer(b, c, token) == -EAGAIN)
+        queue_change(b, c, token);
+}
+
+/* A change of the transaction being read. */
+static void emit_tx(struct ww_bridge *b, char op, const char *schema, const char *table,
+                    ww_lsn lsn)
 {
     struct ww_change c = {
         .op = op,
         .schema = schema,
         .table = table,
-        .key = b->enc.key_null ? NULL : b->enc.key.data,
-        .key_len = b->enc.key_null ? 0 : b->enc.key.len,
-        .value = b->enc.value.data,
-        .value_len = b->enc.value.len,
         .lsn = lsn,
         .commit_lsn = b->final_lsn,
         .seq = b->seq_in_tx++,
         .xid = b->xid,
         .commit_time_us = b->commit_time_us,
     };
-    void *token = ww_tracker_add(&b->tracker, tx_seq, c.key_len + c.value_len);
-    if (b->npending || b->sink_blocked || offer(b, &c, token) == -EAGAIN)
-        queue_change(b, &c, token);
+    emit(b, &c, b->tx_seq);
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -286,7 +292,7 @@ static void on_row_change(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_ls
         protocol_error(b, lsn, b->enc.errmsg);
         return;
     }
-    emit(b, op, rel->schema, rel->table, lsn, b->tx_seq);
+    emit_tx(b, op, rel->schema, rel->table, lsn);
 }
 
 static void on_truncate(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn lsn,
@@ -308,7 +314,7 @@ static void on_truncate(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn 
             protocol_error(b, lsn, b->enc.errmsg);
             return;
         }
-        emit(b, WW_OP_TRUNCATE, rel->schema, rel->table, lsn, b->tx_seq);
+        emit_tx(b, WW_OP_TRUNCATE, rel->schema, rel->table, lsn);
     }
 }
 
@@ -335,26 +341,33 @@ static void on_message(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn l
         return;
     }
     if (transactional) {
-        emit(b, WW_OP_MESSAGE, "", m->message.prefix, m->message.lsn, b->tx_seq);
+        emit_tx(b, WW_OP_MESSAGE, "", m->message.prefix, m->message.lsn);
         return;
     }
     /* A non-transactional message stands alone: a transaction of its own
      * that confirms nothing (keepalives move the position past it once it
      * is acked). */
-    uint32_t saved_seq = b->seq_in_tx, saved_xid = b->xid;
-    ww_lsn saved_final = b->final_lsn;
-    int64_t saved_time = b->commit_time_us;
+    struct ww_change c = {
+        .op = WW_OP_MESSAGE,
+        .schema = "",
+        .table = m->message.prefix,
+        .lsn = m->message.lsn,
+        .commit_lsn = m->message.lsn,
+    };
     uint32_t seq = ww_tracker_begin(&b->tracker);
-    b->seq_in_tx = 0;
-    b->xid = 0;
-    b->final_lsn = m->message.lsn;
-    b->commit_time_us = 0;
-    emit(b, WW_OP_MESSAGE, "", m->message.prefix, m->message.lsn, seq);
+    emit(b, &c, seq);
     ww_tracker_commit(&b->tracker, seq, 0);
-    b->seq_in_tx = saved_seq;
-    b->xid = saved_xid;
-    b->final_lsn = saved_final;
-    b->commit_time_us = saved_time;
+}
+
+/* After a message or row: may the reader go on, or must it pause? */
+static bool keep_reading(struct ww_bridge *b)
+{
+    if (b->failed || b->sink_blocked || b->npending ||
+        b->tracker.inflight_bytes >= b->cfg->max_inflight_bytes) {
+        b->reading_paused = true;
+        return false;
+    }
+    return true;
 }
 
 static void confirm_moved(struct ww_bridge *b)
@@ -398,8 +411,7 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
             confirm_moved(b);
         break;
     case WW_PGO_RELATION:
-        ww_relcache_update(b->rels, &m);
-        note_relation(b, ww_relcache_get(b->rels, m.relation.relid));
+        ww_bridge_add_relation(b, &m);
         break;
     case WW_PGO_TYPE:
         ww_relcache_update_type(b->rels, &m);
@@ -419,12 +431,58 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
     default:
         break;
     }
-    if (b->failed || b->sink_blocked || b->npending ||
-        b->tracker.inflight_bytes >= b->cfg->max_inflight_bytes) {
-        b->reading_paused = true;
+    return keep_reading(b);
+}
+
+void ww_bridge_add_relation(struct ww_bridge *b, const struct ww_pgo_msg *relation)
+{
+    ww_relcache_update(b->rels, relation);
+    note_relation(b, ww_relcache_get(b->rels, relation->relation.relid));
+}
+
+/* ---- snapshot ----------------------------------------------------------- */
+
+void ww_bridge_snapshot_begin(struct ww_bridge *b, ww_lsn consistent_point, int64_t time_us)
+{
+    b->snap_seq = ww_tracker_begin(&b->tracker);
+    b->snap_lsn = consistent_point;
+    b->snap_time_us = time_us;
+    b->snap_rows = 0;
+}
+
+bool ww_bridge_snapshot_row(struct ww_bridge *b, const struct ww_relation *rel,
+                            const struct ww_pgo_tuple *row, bool last)
+{
+    if (b->stopping || b->failed)
+        return false;
+    if (!relation_wanted(b, rel))
+        return true;
+    struct ww_event_source src = {
+        .lsn = b->snap_lsn, .xid = 0, .commit_time_us = b->snap_time_us,
+        .snapshot = last ? "last" : "true", .now_ms = now_ms(),
+    };
+    if (ww_encode_row(&b->enc, WW_OP_READ, rel, NULL, row, &src) < 0) {
+        fatal(b, "snapshot of %s.%s: %s", rel->schema, rel->table, b->enc.errmsg);
         return false;
     }
-    return true;
+    /* Below every streamed transaction's commit LSN (sink.h). */
+    struct ww_change c = {
+        .op = WW_OP_READ,
+        .schema = rel->schema,
+        .table = rel->table,
+        .lsn = b->snap_lsn,
+        .commit_lsn = b->snap_lsn ? b->snap_lsn - 1 : 0,
+        .seq = b->snap_rows++,
+        .commit_time_us = b->snap_time_us,
+        .snapshot = 1,
+    };
+    emit(b, &c, b->snap_seq);
+    return keep_reading(b);
+}
+
+void ww_bridge_snapshot_end(struct ww_bridge *b)
+{
+    ww_tracker_commit(&b->tracker, b->snap_seq, 0);
 }
 
 void ww_bridge_keepalive(struct ww_bridge *b, ww_lsn wal_end)
@@ -442,8 +500,8 @@ static void maybe_resume(struct ww_bridge *b)
         b->tracker.inflight_bytes > b->low_water)
         return;
     b->reading_paused = false;
-    if (b->stream)
-        ww_stream_resume(b->stream);
+    if (b->resume_reading)
+        b->resume_reading(b);
 }
 
 void ww_bridge_sink_resume(struct ww_bridge *b)

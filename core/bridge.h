@@ -58,13 +58,19 @@ struct ww_bridge {
     const struct ww_config *cfg;
     const struct ww_sink_ops *ops;
     void *sink;
-    struct ww_stream *stream; /* set while streaming; NULL otherwise */
+    struct ww_stream *stream; /* set while streaming (confirmations go there) */
     const struct ww_setup *setup;
 
     struct ww_tracker tracker;
     struct ww_pgo_decoder dec;
     struct ww_relcache *rels;
     struct ww_encoder enc;
+
+    /* The snapshot being read: its pseudo-transaction and row counter. */
+    uint32_t snap_seq;
+    ww_lsn snap_lsn;          /* consistent point */
+    int64_t snap_time_us;     /* when it started, Unix epoch */
+    uint32_t snap_rows;       /* rows emitted: the change's seq */
 
     /* The transaction being read. */
     bool in_tx;
@@ -95,6 +101,9 @@ struct ww_bridge {
     void (*on_fatal)(struct ww_bridge *b, const char *msg);
     /* Called when the last outstanding ack arrived (used while draining). */
     void (*on_drained)(struct ww_bridge *b);
+    /* Reading was paused (a false return) and may go on now: the owner
+     * resumes whatever it reads from (the stream, the snapshot workers). */
+    void (*resume_reading)(struct ww_bridge *b);
     void *data; /* the owner's */
     char errmsg[512];
 };
@@ -105,6 +114,18 @@ void ww_bridge_init(struct ww_bridge *b, const struct ww_config *cfg, const char
 void ww_bridge_free(struct ww_bridge *b);
 
 bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payload, size_t len);
+
+/* Add a relation described by the catalog (the snapshot reads tables before
+ * any Relation message): same as a pgoutput Relation message. */
+void ww_bridge_add_relation(struct ww_bridge *b, const struct ww_pgo_msg *relation);
+
+/* The snapshot: its rows form one pseudo-transaction that confirms
+ * nothing. row() encodes op 'r' with source.snapshot "true" ("last" when
+ * last is set) and returns false when reading must pause (as xlogdata). */
+void ww_bridge_snapshot_begin(struct ww_bridge *b, ww_lsn consistent_point, int64_t time_us);
+bool ww_bridge_snapshot_row(struct ww_bridge *b, const struct ww_relation *rel,
+                            const struct ww_pgo_tuple *row, bool last);
+void ww_bridge_snapshot_end(struct ww_bridge *b);
 void ww_bridge_keepalive(struct ww_bridge *b, ww_lsn wal_end);
 /* The sink has room again (host->resume()). */
 void ww_bridge_sink_resume(struct ww_bridge *b);

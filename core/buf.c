@@ -29,17 +29,29 @@ void ww_buf_free(struct ww_buf *b)
     b->len = b->cap = 0;
 }
 
+/* "00".."99": two digits per division. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
 void ww_buf_put_u64(struct ww_buf *b, uint64_t v)
 {
     char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    ww_buf_reserve(b, n);
-    while (n)
-        b->data[b->len++] = tmp[--n];
+    size_t n = sizeof tmp;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        tmp[--n] = digit_pairs[r * 2 + 1];
+        tmp[--n] = digit_pairs[r * 2];
+    }
+    if (v >= 10) {
+        tmp[--n] = digit_pairs[v * 2 + 1];
+        tmp[--n] = digit_pairs[v * 2];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    ww_buf_append(b, tmp + n, sizeof tmp - n);
 }
 
 void ww_buf_put_i64(struct ww_buf *b, int64_t v)

@@ -38,8 +38,17 @@ static inline void ww_buf_reserve(struct ww_buf *b, size_t extra)
 static inline void ww_buf_append(struct ww_buf *b, const void *p, size_t n)
 {
     ww_buf_reserve(b, n);
-    memcpy(b->data + b->len, p, n);
+    char *d = b->data + b->len;
     b->len += n;
+    /* Most pieces of an event are short (names, numbers, punctuation): a
+     * loop beats a call to memcpy for them. */
+    if (n <= 16) {
+        const char *s = p;
+        while (n--)
+            *d++ = *s++;
+        return;
+    }
+    memcpy(d, p, n);
 }
 
 static inline void ww_buf_putc(struct ww_buf *b, char c)

@@ -8,6 +8,8 @@
  */
 #include "encode_json.h"
 
+#include "hex.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,18 +55,6 @@ void ww_base64(struct ww_buf *b, const unsigned char *data, size_t len)
     b->len = (size_t)(p - b->data);
 }
 
-/* The value of one hex digit, or -1. */
-static inline int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool ww_base64_hex(struct ww_buf *b, const char *hex, size_t len)
 {
     if (len % 2)
@@ -77,7 +67,7 @@ bool ww_base64_hex(struct ww_buf *b, const char *hex, size_t len)
     uint32_t v = 0;
     int n = 0;
     for (size_t i = 0; i < len; i += 2) {
-        int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+        int hi = ww_hex_value(hex[i]), lo = ww_hex_value(hex[i + 1]);
         if (hi < 0 || lo < 0)
             return false; /* nothing appended: b->len is unchanged */
         v = v << 8 | (uint32_t)(hi << 4 | lo);
@@ -132,6 +122,8 @@ void ww_encoder_free(struct ww_encoder *e)
     ww_buf_free(&e->key);
     ww_buf_free(&e->value);
     ww_buf_free(&e->scratch);
+    ww_buf_free(&e->source_cache);
+    ww_buf_free(&e->source_cache_st);
 }
 
 /* ---- pieces of the envelope --------------------------------------------- */
@@ -146,26 +138,46 @@ void ww_encoder_free(struct ww_encoder *e)
 static void put_source(struct ww_encoder *e, const char *schema_table, size_t schema_table_len,
                        const struct ww_event_source *src, bool with_xid)
 {
-    struct ww_buf *b = &e->value;
-    ww_buf_puts(b, "\"source\":");
-    ww_buf_append(b, e->source_head.data, e->source_head.len);
-    ww_buf_puts(b, "\"ts_ms\":");
-    /* commit time in ms, rounded down like Instant.toEpochMilli() */
-    int64_t us = src->commit_time_us;
-    ww_buf_put_i64(b, us / 1000 - (us % 1000 < 0));
-    ww_buf_puts(b, ",\"snapshot\":");
     const char *snap = src->snapshot ? src->snapshot : "false";
-    ww_json_string(b, snap, strlen(snap));
-    ww_buf_putc(b, ',');
-    ww_buf_append(b, e->source_db.data, e->source_db.len);
-    ww_buf_append(b, schema_table, schema_table_len);
-    ww_buf_puts(b, ",\"txId\":");
-    if (with_xid && src->xid != 0)
-        ww_buf_put_u64(b, src->xid);
-    else
-        ww_buf_puts(b, "null");
-    ww_buf_puts(b, ",\"lsn\":");
-    ww_buf_put_u64(b, src->lsn);
+    uint32_t xid = with_xid ? src->xid : 0;
+    size_t snap_len = strlen(snap);
+    bool hit = e->source_cache_valid && e->source_cache_commit_us == src->commit_time_us &&
+               e->source_cache_xid == xid && snap_len < sizeof e->source_cache_snapshot &&
+               strcmp(e->source_cache_snapshot, snap) == 0 &&
+               e->source_cache_st.len == schema_table_len &&
+               memcmp(e->source_cache_st.data, schema_table, schema_table_len) == 0;
+    if (!hit) {
+        struct ww_buf *b = &e->source_cache;
+        ww_buf_reset(b);
+        ww_buf_puts(b, "\"source\":");
+        ww_buf_append(b, e->source_head.data, e->source_head.len);
+        ww_buf_puts(b, "\"ts_ms\":");
+        /* commit time in ms, rounded down like Instant.toEpochMilli() */
+        int64_t us = src->commit_time_us;
+        ww_buf_put_i64(b, us / 1000 - (us % 1000 < 0));
+        ww_buf_puts(b, ",\"snapshot\":");
+        ww_json_string(b, snap, snap_len);
+        ww_buf_putc(b, ',');
+        ww_buf_append(b, e->source_db.data, e->source_db.len);
+        ww_buf_append(b, schema_table, schema_table_len);
+        ww_buf_puts(b, ",\"txId\":");
+        if (xid != 0)
+            ww_buf_put_u64(b, xid);
+        else
+            ww_buf_puts(b, "null");
+        ww_buf_puts(b, ",\"lsn\":");
+        /* Remember what it was built from (long snapshot markers: never
+         * cached, they do not fit). */
+        ww_buf_reset(&e->source_cache_st);
+        ww_buf_append(&e->source_cache_st, schema_table, schema_table_len);
+        e->source_cache_commit_us = src->commit_time_us;
+        e->source_cache_xid = xid;
+        e->source_cache_valid = snap_len < sizeof e->source_cache_snapshot;
+        if (e->source_cache_valid)
+            memcpy(e->source_cache_snapshot, snap, snap_len + 1);
+    }
+    ww_buf_append(&e->value, e->source_cache.data, e->source_cache.len);
+    ww_buf_put_u64(&e->value, src->lsn);
 }
 
 /* ,"op":"x","ts_ms":N,"transaction":null} closes a row or truncate event. */
@@ -175,7 +187,13 @@ static void put_envelope_tail(struct ww_encoder *e, char op, const struct ww_eve
     char opfield[] = ",\"op\":\"x\",\"ts_ms\":";
     opfield[7] = op;
     ww_buf_append(b, opfield, sizeof opfield - 1);
-    ww_buf_put_i64(b, src->now_ms);
+    if (src->now_ms != e->now_cached_ms || e->now_len == 0) {
+        struct ww_buf digits = {e->now_digits, 0, sizeof e->now_digits};
+        ww_buf_put_i64(&digits, src->now_ms); /* at most 20 bytes: fits */
+        e->now_len = (uint8_t)digits.len;
+        e->now_cached_ms = src->now_ms;
+    }
+    ww_buf_append(b, e->now_digits, e->now_len);
     ww_buf_puts(b, ",\"transaction\":null}");
 }
 

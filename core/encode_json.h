@@ -64,6 +64,19 @@ struct ww_encoder {
     struct ww_buf value; /* output: the envelope JSON */
     bool key_null;       /* output: the event has no key */
     struct ww_buf scratch; /* reused for conversions (bytea, arrays) */
+    /* The source block up to "lsn": is the same for every change of a
+     * transaction of one table, and for every snapshot row of a table: it
+     * is kept, with what it was built from, and reused while that holds. */
+    struct ww_buf source_cache;
+    struct ww_buf source_cache_st; /* the schema_table it was built for */
+    int64_t source_cache_commit_us;
+    uint32_t source_cache_xid;
+    char source_cache_snapshot[8];
+    bool source_cache_valid;
+    /* The digits of the last envelope ts_ms (the clock is coarse). */
+    int64_t now_cached_ms;
+    char now_digits[24];
+    uint8_t now_len;
     uint64_t bad_values; /* values written as strings because they did not parse */
     char errmsg[256];
 };

@@ -442,7 +442,7 @@ static char *fmt_frac(char *p, int64_t us, int width)
     if (width > 0) {
         n = width;
     } else {
-        while (us % 10 == 0) {
+        while (n > 1 && us % 10 == 0) {
             us /= 10;
             n--;
         }
@@ -598,9 +598,61 @@ static bool enc_timestamp(struct ww_encoder *e, struct ww_buf *out, int32_t typm
  * (io.debezium.time.ZonedTimestamp) with as many fraction digits as the
  * column's precision (6 when unspecified; 0 prints only what is needed);
  * 'infinity' / '-infinity' stay as those strings. */
+/* Two digits at s, when they are digits and the number is <= max. */
+static inline bool two_digits_upto(const char *s, int max)
+{
+    return is_digit(s[0]) && is_digit(s[1]) && (s[0] - '0') * 10 + (s[1] - '0') <= max;
+}
+
+/*
+ * The common case of timestamptz, rewritten as text without a round trip
+ * through microseconds: "2024-01-02 03:04:05.5+00" (TimeZone is UTC, so the
+ * offset is +00; years 1000 to 9999, AD) becomes "2024-01-02T03:04:05.500000Z"
+ * with the fraction padded to width. Returns false for anything else,
+ * which takes the general path.
+ */
+static bool timestamptz_fast(struct ww_buf *out, int width, const char *s, size_t len)
+{
+    if (len < 22 || len > 29 || s[len - 3] != '+' || s[len - 2] != '0' || s[len - 1] != '0')
+        return false;
+    if (!is_digit(s[0]) || s[0] == '0' || !is_digit(s[1]) || !is_digit(s[2]) ||
+        !is_digit(s[3]) || s[4] != '-' || !two_digits_upto(s + 5, 12) || s[7] != '-' ||
+        !two_digits_upto(s + 8, 31) || s[10] != ' ' || !two_digits_upto(s + 11, 23) ||
+        s[13] != ':' || !two_digits_upto(s + 14, 59) || s[16] != ':' ||
+        !two_digits_upto(s + 17, 60))
+        return false;
+    size_t frac_digits = 0;
+    if (len > 22) {
+        if (s[19] != '.')
+            return false;
+        frac_digits = len - 23;
+        for (size_t i = 0; i < frac_digits; i++)
+            if (!is_digit(s[20 + i]))
+                return false;
+        if (frac_digits == 0 || (int)frac_digits > width)
+            return false;
+    }
+    char tmp[32];
+    memcpy(tmp, s, 19);
+    tmp[10] = 'T';
+    size_t n = 19;
+    if (width > 0) {
+        tmp[n++] = '.';
+        memcpy(tmp + n, s + 20, frac_digits);
+        n += frac_digits;
+        for (int k = (int)frac_digits; k < width; k++)
+            tmp[n++] = '0';
+    }
+    tmp[n++] = 'Z';
+    put_plain_string(out, tmp, n);
+    return true;
+}
+
 static bool enc_timestamptz(struct ww_buf *out, int32_t typmod, const char *s, size_t len)
 {
     int64_t us;
+    if (timestamptz_fast(out, typmod < 0 ? 6 : typmod > 6 ? 6 : typmod, s, len))
+        return true;
     if (infinity_sign(s, len)) {
         ww_json_string(out, s, len);
         return true;

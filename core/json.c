@@ -1,11 +1,24 @@
 #include "json.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* An ASCII byte that JSON takes as it is. */
 static inline int is_plain(unsigned char c)
 {
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/* Does any of the 8 bytes of x need escaping or UTF-8 checking: below
+ * 0x20, '"', '\\' or 0x80 and above? (Bit tricks on 8 bytes at once:
+ * "has a zero byte" applied to x, x ^ '"' and x ^ '\\'.) */
+static inline int word_needs_care(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+    uint64_t low = (x - ones * 0x20) & ~x;
+    uint64_t hq = (q - ones) & ~q, hb = (b - ones) & ~b;
+    return ((low | hq | hb) & highs) != 0 || (x & highs) != 0;
 }
 
 /* Length of the valid UTF-8 sequence at s (lead byte >= 0x80), or 0. */
@@ -47,6 +60,13 @@ void ww_json_escape(struct ww_buf *b, const char *str, size_t len)
     while (i < len) {
         /* Copy the longest run of bytes that need nothing. */
         size_t start = i;
+        while (len - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (word_needs_care(w))
+                break;
+            i += 8;
+        }
         while (i < len && is_plain(s[i]))
             i++;
         if (i > start)

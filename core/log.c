@@ -13,6 +13,7 @@
 
 static enum ww_log_level g_level = WW_LOG_INFO;
 static enum ww_log_format g_format = WW_LOG_TEXT;
+static bool g_live_line;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const char *const level_text[] = {"ERROR", "WARN ", "INFO ", "DEBUG"};
@@ -26,6 +27,16 @@ void ww_log_setup(enum ww_log_level level, enum ww_log_format format)
 enum ww_log_level ww_log_level_get(void)
 {
     return g_level;
+}
+
+enum ww_log_format ww_log_format_get(void)
+{
+    return g_format;
+}
+
+void ww_log_set_live_line(bool active)
+{
+    g_live_line = active;
 }
 
 int ww_log_level_parse(const char *s, enum ww_log_level *out)
@@ -99,6 +110,8 @@ void ww_log_vwrite(enum ww_log_level level, const char *component, uint64_t lsn,
         ww_lsn_format(lsn, lsnbuf);
 
     struct ww_buf b = {0};
+    if (g_live_line)
+        ww_buf_puts(&b, "\r\033[K"); /* clear the progress line first */
     if (g_format == WW_LOG_JSON) {
         ww_buf_puts(&b, "{\"ts\":\"");
         ww_buf_append_str(&b, ts);

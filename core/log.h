@@ -15,6 +15,7 @@
 #define WW_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "walwire/sink.h" /* enum ww_log_level */
@@ -23,6 +24,10 @@ enum ww_log_format { WW_LOG_TEXT, WW_LOG_JSON };
 
 void ww_log_setup(enum ww_log_level level, enum ww_log_format format);
 enum ww_log_level ww_log_level_get(void);
+enum ww_log_format ww_log_format_get(void);
+/* A live progress line (no newline) is on the terminal: each log line
+ * first clears it; the progress ticker redraws it. */
+void ww_log_set_live_line(bool active);
 
 /* Parse "error|warn|info|debug" / "text|json"; 0 or -EINVAL. */
 int ww_log_level_parse(const char *s, enum ww_log_level *out);

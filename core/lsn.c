@@ -1,5 +1,7 @@
 #include "lsn.h"
 
+#include "hex.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,15 +14,8 @@ static int parse_hex32(const char **p, char stop, uint64_t *out)
     uint64_t v = 0;
     int n = 0;
     for (; **p != stop; (*p)++, n++) {
-        char c = **p;
-        int d;
-        if (c >= '0' && c <= '9')
-            d = c - '0';
-        else if (c >= 'a' && c <= 'f')
-            d = c - 'a' + 10;
-        else if (c >= 'A' && c <= 'F')
-            d = c - 'A' + 10;
-        else
+        int d = ww_hex_value(**p);
+        if (d < 0)
             return -EINVAL;
         v = v * 16 + (uint64_t)d;
     }

@@ -13,6 +13,8 @@
 #include "setup.h"
 #include "sink_host.h"
 #include "sink_loader.h"
+#include "snapshot.h"
+#include "state.h"
 #include "stream.h"
 
 #define BACKOFF_FIRST_MS 1000
@@ -20,6 +22,7 @@
 
 enum phase {
     P_STARTING,      /* sink open, control connection, setup, replication connection */
+    P_SNAPSHOT,      /* reading the initial snapshot */
     P_STREAMING,     /* START_REPLICATION sent or running */
     P_RECONNECTING,  /* stream lost: draining acks, then backoff, then reconnect */
     P_STOPPING,      /* draining acks, then ending the stream */
@@ -44,6 +47,11 @@ struct runner {
     struct ww_stream stream;
     struct ww_bridge bridge;
     bool bridge_ready;
+    struct ww_snapshot snapshot;
+    bool snapshot_open;
+    bool need_snapshot;   /* this start takes a snapshot */
+    bool drop_slot;       /* ... after dropping the slot it cannot reuse */
+    struct ww_state state; /* what the state file says / will say */
 
     uv_signal_t sigint, sigterm;
     uv_timer_t timer; /* reconnect backoff and shutdown deadline */
@@ -58,6 +66,7 @@ struct runner {
 
 static void begin_shutdown(struct runner *r, int exit_code);
 static void connect_replication(struct runner *r);
+static void start_streaming(struct runner *r);
 
 /* ---- closing ---------------------------------------------------------- */
 
@@ -73,6 +82,8 @@ static void close_repl(struct runner *r)
         r->repl = NULL;
     }
 }
+
+static void on_snapshot_closed(struct ww_snapshot *s);
 
 static void on_sink_closed(void *arg)
 {
@@ -90,6 +101,8 @@ static void close_all(struct runner *r)
         ww_bridge_stop(&r->bridge);
         r->bridge.stream = NULL;
     }
+    if (r->snapshot_open)
+        ww_snapshot_close(&r->snapshot, on_snapshot_closed);
     if (r->sink)
         r->mod.ops.close(r->sink, on_sink_closed, r);
     ww_stream_close(&r->stream, NULL);
@@ -100,17 +113,36 @@ static void close_all(struct runner *r)
     uv_close((uv_handle_t *)&r->sigterm, NULL);
 }
 
+static void vfail(struct runner *r, int exit_code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static void vfail(struct runner *r, int exit_code, const char *fmt, va_list ap)
+{
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    ww_log_lsn(WW_LOG_ERROR, "walwire",
+               r->bridge_ready ? r->bridge.tracker.confirmed : 0, "%s", msg);
+    begin_shutdown(r, exit_code);
+}
+
+/* A runtime failure: log it once, shut down, exit 1. */
 static void fail(struct runner *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(struct runner *r, const char *fmt, ...)
 {
-    char msg[1200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vfail(r, 1, fmt, ap);
     va_end(ap);
-    ww_log_lsn(WW_LOG_ERROR, "walwire",
-               r->bridge_ready ? r->bridge.tracker.confirmed : 0, "%s", msg);
-    begin_shutdown(r, 1);
+}
+
+/* The configuration does not fit what walwire finds: exit 2. */
+static void fail_config(struct runner *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void fail_config(struct runner *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(r, 2, fmt, ap);
+    va_end(ap);
 }
 
 /* ---- shutdown --------------------------------------------------------- */
@@ -161,6 +193,10 @@ static void begin_shutdown(struct runner *r, int exit_code)
     }
     if (r->phase == P_STOPPING)
         return;
+    if (r->phase == P_SNAPSHOT && r->cfg->snapshot != WW_SNAPSHOT_INITIAL_ONLY &&
+        !r->state.snapshot_completed)
+        ww_warn("walwire", "the snapshot was interrupted: it will be taken again at the next "
+                "start");
     /* A failure (or a stop before streaming): report what is confirmed, if
      * we can, and close. Nothing unacknowledged is ever confirmed. */
     if (r->phase == P_STREAMING && r->stream.started && !r->stream_ended)
@@ -221,7 +257,9 @@ static void schedule_reconnect(struct runner *r)
 static void on_drained(struct ww_bridge *b)
 {
     struct runner *r = b->data;
-    if (r->phase == P_STOPPING)
+    if (r->phase == P_SNAPSHOT && r->snapshot_open)
+        ww_snapshot_drained(&r->snapshot);
+    else if (r->phase == P_STOPPING)
         finish_stream(r);
     else if (r->phase == P_RECONNECTING && r->stream_ended && !uv_is_active((uv_handle_t *)&r->timer))
         schedule_reconnect(r);
@@ -294,7 +332,92 @@ static void start_streaming(struct runner *r)
     }
 }
 
-/* ---- startup ---------------------------------------------------------- */
+/* ---- snapshot ----------------------------------------------------------- */
+
+/* Writing the state file happens on libuv's threadpool (it fsyncs). */
+struct state_job {
+    uv_work_t req;
+    struct runner *r;
+    struct ww_state st;
+    void (*then)(struct runner *r);
+    int rc;
+    char err[600];
+};
+
+static void state_work(uv_work_t *req)
+{
+    struct state_job *j = req->data;
+    j->rc = ww_state_write(j->r->cfg->state_file, &j->st, j->err, sizeof j->err);
+}
+
+static void state_written(uv_work_t *req, int status)
+{
+    struct state_job *j = req->data;
+    struct runner *r = j->r;
+    if (r->phase != P_CLOSING && r->phase != P_STOPPING) {
+        if (j->rc < 0 || status < 0)
+            fail(r, "%s", j->rc < 0 ? j->err : "writing the state file was cancelled");
+        else
+            j->then(r);
+    }
+    free(j);
+}
+
+static void write_state(struct runner *r, void (*then)(struct runner *r))
+{
+    struct state_job *j = calloc(1, sizeof *j);
+    if (!j)
+        abort();
+    j->req.data = j;
+    j->r = r;
+    j->st = r->state;
+    j->then = then;
+    uv_queue_work(r->loop, &j->req, state_work, state_written);
+}
+
+static void after_completed_state(struct runner *r)
+{
+    if (r->phase == P_SNAPSHOT)
+        start_streaming(r);
+}
+
+static void on_snapshot_closed(struct ww_snapshot *s)
+{
+    struct runner *r = s->data;
+    r->snapshot_open = false;
+}
+
+static void on_snapshot_done(struct ww_snapshot *s, int status)
+{
+    struct runner *r = s->data;
+    if (r->phase != P_SNAPSHOT)
+        return;
+    if (status < 0) {
+        fail(r, "%s (the snapshot will be taken again at the next start)", s->errmsg);
+        return;
+    }
+    ww_snapshot_close(s, on_snapshot_closed);
+    if (r->cfg->snapshot == WW_SNAPSHOT_INITIAL_ONLY) {
+        ww_info("walwire", "snapshot = initial_only: the snapshot is complete, exiting");
+        begin_shutdown(r, 0);
+        return;
+    }
+    r->state.snapshot_completed = true;
+    write_state(r, after_completed_state);
+}
+
+static void start_snapshot(struct runner *r, const char *name, ww_lsn consistent_point)
+{
+    r->phase = P_SNAPSHOT;
+    r->state.consistent_point = consistent_point;
+    ww_bridge_snapshot_begin(&r->bridge, consistent_point, ww_pg_now_us() + WW_PG_EPOCH_OFFSET_US);
+    r->snapshot_open = true;
+    if (ww_snapshot_start(&r->snapshot, r->loop, r->cfg, &r->bridge, &r->ci_regular, name,
+                          consistent_point, on_snapshot_done, r) < 0)
+        fail(r, "%s", r->snapshot.errmsg);
+}
+
+/* ---- startup ------------------------------------------------------------- */
 
 static void on_slot_created(struct ww_slot_request *rq, int status)
 {
@@ -309,7 +432,13 @@ static void on_slot_created(struct ww_slot_request *rq, int status)
     ww_info("walwire", "created replication slot %s (pgoutput), consistent at %s", r->cfg->slot,
             ww_lsn_format(rq->consistent_point, lsn));
     r->setup.slot_exists = true;
-    start_streaming(r);
+    /* A new slot starts confirmed at its consistent point. */
+    if (rq->consistent_point > r->bridge.tracker.confirmed)
+        r->bridge.tracker.confirmed = rq->consistent_point;
+    if (r->need_snapshot)
+        start_snapshot(r, rq->snapshot_name, rq->consistent_point);
+    else
+        start_streaming(r);
 }
 
 static void on_repl_connected(struct ww_pgconn *c, int status)
@@ -342,7 +471,7 @@ static void on_repl_connected(struct ww_pgconn *c, int status)
     }
     r->slot_rq.cb = on_slot_created;
     r->slot_rq.data = r;
-    if (ww_setup_create_slot(r->repl, r->cfg->slot, false, &r->slot_rq) < 0)
+    if (ww_setup_create_slot(r->repl, r->cfg->slot, r->need_snapshot, &r->slot_rq) < 0)
         fail(r, "%s", r->slot_rq.errmsg);
 }
 
@@ -367,10 +496,143 @@ static void connect_replication(struct runner *r)
     }
 }
 
+static void on_slot_dropped(struct ww_pgconn *c, int status, PGresult *res, void *arg)
+{
+    struct runner *r = arg;
+    if (r->phase != P_STARTING)
+        return;
+    if (status < 0) {
+        fail(r, "dropping replication slot %s to take a new snapshot failed: %s", r->cfg->slot,
+             c->errmsg);
+        return;
+    }
+    r->setup.slot_exists = false;
+    connect_replication(r);
+}
+
+/* The state file says "snapshot started": now it is safe to drop the slot
+ * and create it again (a crash from here on redoes the snapshot). */
+static void after_started_state(struct runner *r)
+{
+    if (r->phase != P_STARTING)
+        return;
+    if (!r->drop_slot) {
+        connect_replication(r);
+        return;
+    }
+    char *lit = PQescapeLiteral(r->control.pg, r->cfg->slot, strlen(r->cfg->slot));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT pg_drop_replication_slot(%s)", lit ? lit : "NULL");
+    PQfreemem(lit);
+    if (ww_pgconn_query(&r->control, sql, on_slot_dropped, r) < 0)
+        fail(r, "dropping replication slot %s failed: %s", r->cfg->slot, r->control.errmsg);
+}
+
+/* snapshot = initial_only: a snapshot without a slot, exported by a
+ * transaction on the control connection that stays open until the workers
+ * have imported it. */
+static void on_exported(struct ww_pgconn *c, int status, PGresult *res, void *arg)
+{
+    struct runner *r = arg;
+    if (r->phase != P_STARTING)
+        return;
+    ww_lsn lsn = 0;
+    if (status < 0 || PQntuples(res) != 1 || ww_lsn_parse(PQgetvalue(res, 0, 1), &lsn) < 0) {
+        fail(r, "exporting a snapshot failed: %s", c->errmsg);
+        return;
+    }
+    start_snapshot(r, PQgetvalue(res, 0, 0), lsn);
+}
+
+/* Decide whether this start takes a snapshot (DESIGN.md, [source] snapshot):
+ *   never         no
+ *   always        yes, on a slot created anew
+ *   initial       when the slot is new, or the state file does not say a
+ *                 snapshot of it completed (interrupted: drop, recreate)
+ *   initial_only  yes, without a slot, then exit
+ * A state file written for another database/publication/tables/slot is an
+ * error: streaming on would silently mix two streams. */
+static void plan_start(struct runner *r)
+{
+    const struct ww_config *cfg = r->cfg;
+    if (cfg->snapshot == WW_SNAPSHOT_NEVER) {
+        connect_replication(r);
+        return;
+    }
+    if (cfg->snapshot == WW_SNAPSHOT_INITIAL_ONLY) {
+        if (ww_pgconn_query(&r->control,
+                            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
+                            "SELECT pg_export_snapshot(), pg_current_wal_lsn()::text",
+                            on_exported, r) < 0)
+            fail(r, "exporting a snapshot failed: %s", r->control.errmsg);
+        return;
+    }
+    struct ww_state saved;
+    char err[600];
+    int rc = ww_state_read(cfg->state_file, &saved, err, sizeof err);
+    if (rc < 0 && rc != -ENOENT) {
+        fail(r, "%s", err);
+        return;
+    }
+    ww_state_from_config(&r->state, cfg, r->setup.db_name);
+    char diff[1024];
+    if (rc == 0 && !ww_state_same_stream(&saved, &r->state, diff, sizeof diff)) {
+        fail_config(r, "the state file %s was written for another stream: %s. To start over "
+                    "with this configuration, delete %s and drop the old slot with SELECT "
+                    "pg_drop_replication_slot('%s'); (walwire then takes a new snapshot), or "
+                    "restore the previous configuration", cfg->state_file, diff,
+                    cfg->state_file, saved.slot);
+        return;
+    }
+    bool slot_exists = r->setup.slot_exists;
+    if (cfg->snapshot == WW_SNAPSHOT_ALWAYS) {
+        r->need_snapshot = true;
+        r->drop_slot = slot_exists;
+    } else if (!slot_exists) {
+        r->need_snapshot = true;
+        if (rc == 0 && saved.snapshot_completed)
+            ww_warn("walwire", "replication slot %s no longer exists: taking a new snapshot "
+                    "(changes made while it was gone are only in the snapshot)", cfg->slot);
+    } else if (rc == 0 && saved.snapshot_completed) {
+        r->need_snapshot = false;
+    } else {
+        r->need_snapshot = r->drop_slot = true;
+        if (rc == 0)
+            ww_warn("walwire", "the snapshot of slot %s did not complete (interrupted); "
+                    "dropping and recreating the slot to take it again", cfg->slot);
+        else
+            ww_warn("walwire", "replication slot %s exists but the state file %s does not "
+                    "say its snapshot completed: dropping and recreating the slot to take a "
+                    "snapshot (set snapshot = never to stream from the slot as it is)",
+                    cfg->slot, cfg->state_file);
+    }
+    if (!r->need_snapshot) {
+        connect_replication(r);
+        return;
+    }
+    if (r->drop_slot && !cfg->create_slot) {
+        fail(r, "a snapshot is needed, which means recreating replication slot %s, but "
+             "[source] create_slot is false; set create_slot = true, or snapshot = never to "
+             "stream without a snapshot", cfg->slot);
+        return;
+    }
+    r->state.snapshot_completed = false;
+    write_state(r, after_started_state);
+}
+
 static void on_bridge_fatal(struct ww_bridge *b, const char *msg)
 {
     struct runner *r = b->data;
     fail(r, "%s", msg);
+}
+
+static void on_bridge_resume(struct ww_bridge *b)
+{
+    struct runner *r = b->data;
+    if (r->phase == P_SNAPSHOT && r->snapshot_open)
+        ww_snapshot_resume(&r->snapshot);
+    else if (r->phase == P_STREAMING && !r->stream_ended)
+        ww_stream_resume(&r->stream);
 }
 
 static void on_setup_done(struct ww_setup *st, int status)
@@ -384,7 +646,7 @@ static void on_setup_done(struct ww_setup *st, int status)
     }
     if (st->slot_exists) {
         char lsn[WW_LSN_STRLEN];
-        ww_info("walwire", "resuming replication slot %s from %s", r->cfg->slot,
+        ww_info("walwire", "replication slot %s exists, confirmed up to %s", r->cfg->slot,
                 ww_lsn_format(st->slot_confirmed_flush, lsn));
     }
     ww_bridge_init(&r->bridge, r->cfg, st->db_name, &r->mod.ops, r->sink,
@@ -392,9 +654,10 @@ static void on_setup_done(struct ww_setup *st, int status)
     r->bridge.setup = &r->setup;
     r->bridge.on_fatal = on_bridge_fatal;
     r->bridge.on_drained = on_drained;
+    r->bridge.resume_reading = on_bridge_resume;
     r->bridge.data = r;
     r->bridge_ready = true;
-    connect_replication(r);
+    plan_start(r);
 }
 
 static void on_control_connected(struct ww_pgconn *c, int status)

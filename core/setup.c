@@ -150,7 +150,7 @@ static void on_info(struct ww_pgconn *c, int status, PGresult *res, void *arg)
         }
         if (ww_lsn_parse(PQgetvalue(res, 0, 10), &st->slot_confirmed_flush) < 0)
             st->slot_confirmed_flush = 0;
-    } else if (!cfg->create_slot) {
+    } else if (!cfg->create_slot && cfg->snapshot != WW_SNAPSHOT_INITIAL_ONLY) {
         fail(st, "replication slot %s does not exist and [source] create_slot is false: "
                  "create it with SELECT pg_create_logical_replication_slot('%s', 'pgoutput'); "
                  "or set create_slot = true", cfg->slot, cfg->slot);

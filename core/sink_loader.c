@@ -29,8 +29,8 @@
 #define MODULE_PREFIX "sink_"
 #define MODULE_SUFFIX ".so"
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+                                                          ...)
 {
     if (!err || errlen == 0)
         return;
@@ -61,8 +61,7 @@ static int is_regular_file(const char *path)
 }
 
 /* "<dir>/<sub>sink_<type>.so" into b (reset first); returns the C string. */
-static const char *module_path(struct ww_buf *b, const char *dir, const char *sub,
-                               const char *type)
+static const char *module_path(struct ww_buf *b, const char *dir, const char *sub, const char *type)
 {
     ww_buf_reset(b);
     ww_buf_append_str(b, dir);
@@ -243,8 +242,7 @@ int ww_sink_load(const char *dir, const char *type, struct ww_sink_module *m, ch
     memcpy(&entry, &sym, sizeof(entry));
     const struct ww_sink_ops *ops = entry();
     if (!ops) {
-        set_err(err, errlen, "sink module %s: %s() returned NULL", path.data,
-                WW_SINK_ENTRY_SYMBOL);
+        set_err(err, errlen, "sink module %s: %s() returned NULL", path.data, WW_SINK_ENTRY_SYMBOL);
         rc = -ENOEXEC;
         goto fail;
     }

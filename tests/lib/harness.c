@@ -58,6 +58,7 @@ PGconn *wwt_pg(const char *dbname)
     PGconn *c = PQconnectdbParams(kw, val, 0);
     cr_assert(PQstatus(c) == CONNECTION_OK, "cannot connect to the test server: %s",
               PQerrorMessage(c));
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
     return c;
 }
 
@@ -303,6 +304,12 @@ size_t wwt_count_lines(const char *path)
         lines += s[i] == '\n';
     free(s);
     return lines;
+}
+
+uint64_t wwt_file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
 bool wwt_file_contains(const char *path, const char *needle)

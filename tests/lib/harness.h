@@ -71,6 +71,8 @@ bool wwt_exited(struct wwt_walwire *w, int *code);
 /* Whole file (malloc'd, NUL-terminated); "" when missing. */
 char *wwt_read_file(const char *path, size_t *len);
 size_t wwt_count_lines(const char *path);
+/* Size of a file in bytes (0 when missing). */
+uint64_t wwt_file_size(const char *path);
 bool wwt_file_contains(const char *path, const char *needle);
 
 /* Path of the built walwire and of the sink modules. */

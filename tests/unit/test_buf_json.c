@@ -72,3 +72,30 @@ Test(json, string_adds_quotes)
     cr_assert_str_eq(ww_buf_cstr(&b), "\"x\\\"y\"");
     ww_buf_free(&b);
 }
+
+/* The 8-bytes-at-a-time scan must find a special byte wherever it is. */
+Test(json, special_bytes_at_every_offset)
+{
+    const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', '\xff'};
+    const char *expect[] = {"\\\"", "\\\\", "\\n", "\\u0001", "\\u001f", "\\ufffd"};
+    for (size_t k = 0; k < sizeof specials; k++) {
+        for (size_t pos = 0; pos < 24; pos++) {
+            char in[32], want[64];
+            memset(in, 'a', 24);
+            in[pos] = specials[k];
+            size_t w = 0;
+            for (size_t i = 0; i < 24; i++) {
+                if (i == pos) {
+                    strcpy(want + w, expect[k]);
+                    w += strlen(expect[k]);
+                } else {
+                    want[w++] = 'a';
+                }
+            }
+            want[w] = '\0';
+            cr_assert_str_eq(escaped(in, 24), want, "special %zu at offset %zu", k, pos);
+        }
+    }
+    /* Bytes just around the boundaries stay plain: space, '!', '#', '[', ']', DEL. */
+    cr_assert_str_eq(escaped(" !#[]\x7f !#[]\x7f", 12), " !#[]\x7f !#[]\x7f");
+}

@@ -111,7 +111,6 @@ static void assert_defaults(const struct ww_config *c)
     cr_expect_eq(c->log_format, WW_LOG_TEXT);
     cr_expect_not(c->temporal_iso8601);
     cr_expect_not(c->transactions);
-    cr_expect(c->tombstones);
 }
 
 static const char *value_of(const char *section, const char *key)
@@ -244,7 +243,7 @@ Test(unit_config, every_typed_value)
                        "[sink]\ntype = my_sink2\ndir = /opt/sinks\ntopic_prefix = cdc\n"
                        "[http]\nlisten = [::1]:9187\n"
                        "[log]\nlevel = debug\nformat = json\n"
-                       "[format]\ntemporal = iso8601\ntransactions = yes\ntombstones = 0\n";
+                       "[format]\ntemporal = iso8601\ntransactions = yes\n";
     cr_assert_eq(load(text, NULL), 0, "%s", err);
     cr_expect_str_eq(cfg.password_file, "/run/pw");
     cr_expect_str_eq(cfg.slot, "s_1");
@@ -266,7 +265,6 @@ Test(unit_config, every_typed_value)
     cr_expect_eq(cfg.log_format, WW_LOG_JSON);
     cr_expect(cfg.temporal_iso8601);
     cr_expect(cfg.transactions);
-    cr_expect_not(cfg.tombstones);
 }
 
 Test(unit_config, snapshot_modes)
@@ -419,8 +417,8 @@ Test(unit_config, errors_in_other_sections)
         {"[sink]\ntype = null\n[log]\nformat = xml\n", "[log] format: expected text or json"},
         {"[sink]\ntype = null\n[format]\ntemporal = unix\n", "[format] temporal: expected "
                                                              "debezium or iso8601"},
-        {"[sink]\ntype = null\n[format]\ntombstones = sure\n", "[format] tombstones: expected "
-                                                               "true or false"},
+        {"[sink]\ntype = null\n[format]\ntransactions = sure\n", "[format] transactions: "
+                                                                 "expected true or false"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char text[256];

@@ -574,8 +574,10 @@ Test(unit_encode, malformed_arrays_are_one_string)
 
 /* ---- ISO-8601 temporals -------------------------------------------------- */
 
-Test(unit_encode_iso, temporals_as_iso_strings, .init = setup_iso, .fini = teardown)
+Test(unit_encode, temporals_as_iso_strings)
 {
+    ww_encoder_free(&enc);
+    setup_iso();
     OK(WW_OID_DATE, "2024-01-02", "\"2024-01-02Z\"");
     OK(WW_OID_DATE, "0044-03-15 BC", "\"-0043-03-15Z\"");
     OK(WW_OID_DATE, "10000-01-01", "\"+10000-01-01Z\"");
@@ -743,6 +745,42 @@ Test(unit_encode, snapshot_read_with_null_txid)
                      "\"name\":\"pfx\",\"ts_ms\":-2,\"snapshot\":\"last\",\"db\":\"app\","
                      "\"schema\":\"public\",\"table\":\"users\",\"txId\":null,"
                      "\"lsn\":24023128}" TAIL("r"));
+}
+
+/* The cached source block must follow every field it is built from. */
+Test(unit_encode, source_block_follows_its_fields)
+{
+    struct ww_pgo_value v[] = {T("1"), T("x"), T("y"), T("2")};
+    struct ww_pgo_tuple after = {4, v};
+    struct ww_event_source s = src;
+    cr_assert_eq(ww_encode_row(&enc, 'c', &users, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), SOURCE_USERS "}"));
+    s.lsn = 99;
+    s.now_ms = 5;
+    cr_assert_eq(ww_encode_row(&enc, 'c', &users, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), "\"txId\":742,\"lsn\":99}"), "%s", value_str());
+    cr_assert(strstr(value_str(), "\"ts_ms\":5,"), "%s", value_str());
+    s.xid = 743;
+    cr_assert_eq(ww_encode_row(&enc, 'c', &users, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), "\"txId\":743,"), "%s", value_str());
+    s.commit_time_us = 2000;
+    cr_assert_eq(ww_encode_row(&enc, 'c', &users, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), "\"ts_ms\":2,\"snapshot\":\"false\""), "%s", value_str());
+    s.snapshot = "true";
+    cr_assert_eq(ww_encode_row(&enc, 'r', &users, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), "\"snapshot\":\"true\""), "%s", value_str());
+    s.snapshot = "last";
+    cr_assert_eq(ww_encode_row(&enc, 'r', &users, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), "\"snapshot\":\"last\""), "%s", value_str());
+    /* Same fields, another table with a name of the same length. */
+    static const char other_st[] = "\"schema\":\"public\",\"table\":\"userz\"";
+    struct ww_relation other = users;
+    other.table = (char *)"userz";
+    other.json_schema_table = (char *)other_st;
+    cr_assert_eq(ww_encode_row(&enc, 'r', &other, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), "\"table\":\"userz\""), "%s", value_str());
+    cr_assert_eq(ww_encode_row(&enc, 'r', &users, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), "\"table\":\"users\""), "%s", value_str());
 }
 
 Test(unit_encode, table_without_key_has_null_key)

@@ -254,7 +254,7 @@ Test(sink_loader, listing_covers_both_layouts_sorted_without_duplicates)
     touch("alpha/sink_alpha.so");
     subdir("mid");
     touch("mid/sink_mid.so");
-    subdir("empty"); /* a directory without a module: not a type */
+    subdir("empty");   /* a directory without a module: not a type */
     touch("sink_.so"); /* no type name */
     touch("notes.txt");
     touch("sink_old.so.bak");
@@ -296,8 +296,8 @@ Test(sink_loader, missing_directory_says_why)
 Test(sink_loader, empty_dir_means_the_compiled_in_directory)
 {
     /* A type no installation has: the message shows where it looked. */
-    const char *want = "no sink module \"no-such-sink\" in " WW_SINK_DIR
-                       " (looked for sink_no-such-sink.so)";
+    const char *want =
+        "no sink module \"no-such-sink\" in " WW_SINK_DIR " (looked for sink_no-such-sink.so)";
     cr_assert_eq(ww_sink_load(NULL, "no-such-sink", &mod, err, sizeof(err)), -ENOENT);
     cr_assert_eq(strncmp(err, want, strlen(want)), 0, "%s", err);
     cr_assert_eq(ww_sink_load("", "no-such-sink", &mod, err, sizeof(err)), -ENOENT);
@@ -309,8 +309,7 @@ Test(sink_loader, type_must_be_a_plain_name)
     /* "../fake_sinks/good" would reach a real module through the path. */
     const char *bad[] = {"", "../fake_sinks/good", "a/b", "good.so", "x y"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        cr_assert_eq(ww_sink_load(FAKE_DIR, bad[i], &mod, err, sizeof(err)), -EINVAL, "%s",
-                     bad[i]);
+        cr_assert_eq(ww_sink_load(FAKE_DIR, bad[i], &mod, err, sizeof(err)), -EINVAL, "%s", bad[i]);
         cr_assert(strstr(err, "invalid sink type"), "%s", err);
         assert_cleared();
     }

@@ -94,7 +94,8 @@ struct ww_change {
     /* LSN of the commit record of the change's transaction (pgoutput Begin's
      * final_lsn). Strictly increasing from one transaction to the next in
      * commit order; the same for a change replayed after a restart. For
-     * snapshot rows, the slot's consistent point. */
+     * snapshot rows, the slot's consistent point minus one: below the
+     * commit_lsn of every transaction streamed after the snapshot. */
     uint64_t commit_lsn;
     /* Index of this change within its transaction, from 0, in the order core
      * writes them; for snapshot rows, the index of the row within the whole

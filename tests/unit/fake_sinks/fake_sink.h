@@ -15,7 +15,7 @@
 
 #include "walwire/sink.h"
 
-#define FAKE_EXPORT __attribute__((visibility("default")))
+#define FAKE_EXPORT      __attribute__((visibility("default")))
 #define FAKE_MAX_PENDING 16
 /* Not every module uses every function. */
 #define FAKE_FN static __attribute__((unused))
@@ -60,7 +60,7 @@ FAKE_FN void fake_close(void *sink, void (*done)(void *arg), void *arg)
 }
 
 FAKE_FN void fake_probe(void *sink, void (*cb)(void *arg, int status, const char *detail),
-                       void *arg)
+                        void *arg)
 {
     (void)sink;
     cb(arg, 0, "fake sink");
