@@ -80,6 +80,7 @@ struct ww_config {
     uint64_t heartbeat_interval_ms; /* default 0 = off */
     uint64_t max_inflight_bytes;    /* default 64MB, >= 64kB */
     uint64_t shutdown_timeout_ms;   /* default 30s: wait for acks on SIGTERM */
+    uint64_t retained_wal_warn_bytes; /* default 1GB: warn when the slot retains more; 0 off */
 
     /* [sink] */
     char *sink_type;    /* required: file | kafka | redis | null | any module name */

@@ -429,7 +429,7 @@ static int set_listen(struct ww_config *cfg, const struct ww_key_spec *k, const 
     const char *colon = strrchr(v, ':');
     uint64_t port = 0;
     const char *p = colon ? colon + 1 : NULL;
-    if (!colon || colon == v || read_u64(&p, &port) < 0 || *p != '\0' || port < 1 || port > 65535) {
+    if (!colon || colon == v || read_u64(&p, &port) < 0 || *p != '\0' || port > 65535) {
         snprintf(why, whylen,
                  "expected host:port such as 127.0.0.1:9187 (0.0.0.0:9187 for every interface), "
                  "or nothing to disable");
@@ -500,6 +500,7 @@ const struct ww_key_spec ww_key_specs[] = {
     {"source", "max_inflight_bytes", "64MB", set_size, OFF(max_inflight_bytes), 64 * 1024,
      UINT64_MAX, "a size of at least 64kB"},
     {"source", "shutdown_timeout", "30s", set_duration, OFF(shutdown_timeout_ms), 0, UINT64_MAX},
+    {"source", "retained_wal_warn", "1GB", set_size, OFF(retained_wal_warn_bytes), 0, UINT64_MAX},
     {"sink", "type", NULL, set_sink_type, .expected = TYPE_HINT, .flags = WW_KEY_REQUIRED},
     {"sink", "dir", "", set_string, OFF(sink_dir), .flags = WW_KEY_EMPTY_NULL},
     {"sink", "topic_prefix", "walwire", set_string, OFF(topic_prefix), .flags = WW_KEY_NONEMPTY},

@@ -24,6 +24,8 @@ struct ww_pending_change {
 static struct ww_bridge *g_bridge;
 
 static void on_sink_ack(void *token, int status);
+static void maybe_resume(struct ww_bridge *b);
+static void confirm_moved(struct ww_bridge *b);
 
 static int64_t now_ms(void)
 {
@@ -60,6 +62,7 @@ void ww_bridge_init(struct ww_bridge *b, const struct ww_config *cfg, const char
         .topic_prefix = cfg->topic_prefix,
         .db_name = db_name,
         .temporal_iso8601 = cfg->temporal_iso8601,
+        .types = b->rels,
     };
     ww_encoder_init(&b->enc, &eo);
     b->low_water = cfg->max_inflight_bytes / 4 * 3;
@@ -86,6 +89,9 @@ void ww_bridge_free(struct ww_bridge *b)
     ww_encoder_free(&b->enc);
     free(b->filter_keys);
     free(b->filter_vals);
+    free(b->lookup_types);
+    free(b->lookup_keys);
+    free(b->no_pk);
     if (g_bridge == b)
         g_bridge = NULL;
 }
@@ -165,6 +171,72 @@ static void note_relation(struct ww_bridge *b, const struct ww_relation *rel)
     }
 }
 
+/* Append v to a growable uint32 array unless it is there already. */
+static void add_unique(uint32_t **arr, size_t *n, size_t *cap, uint32_t v)
+{
+    for (size_t i = 0; i < *n; i++)
+        if ((*arr)[i] == v)
+            return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        uint32_t *a = realloc(*arr, *cap * sizeof *a);
+        if (!a)
+            abort();
+        *arr = a;
+    }
+    (*arr)[(*n)++] = v;
+}
+
+static bool contains(const uint32_t *arr, size_t n, uint32_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (arr[i] == v)
+            return true;
+    return false;
+}
+
+/* Built-in types have oids below FirstGenbkiObjectId (10000); the encoder
+ * knows them. Anything above comes from CREATE TYPE or an extension. */
+#define WW_FIRST_NON_BUILTIN_OID 10000u
+
+/* Queue what the catalog must tell about rel; true when anything was. */
+static bool queue_lookups(struct ww_bridge *b, const struct ww_relation *rel)
+{
+    if (!b->catalog_needed)
+        return false;
+    size_t before = b->nlookup_types + b->nlookup_keys;
+    for (uint16_t i = 0; i < rel->ncols; i++) {
+        uint32_t oid = rel->cols[i].type_oid;
+        if (oid >= WW_FIRST_NON_BUILTIN_OID && !ww_relcache_type(b->rels, oid))
+            add_unique(&b->lookup_types, &b->nlookup_types, &b->lookup_types_cap, oid);
+    }
+    if (rel->replident == WW_REPLIDENT_FULL && rel->nkeys == 0 &&
+        !contains(b->no_pk, b->nno_pk, rel->relid))
+        add_unique(&b->lookup_keys, &b->nlookup_keys, &b->lookup_keys_cap, rel->relid);
+    return b->nlookup_types + b->nlookup_keys > before;
+}
+
+void ww_bridge_take_lookups(struct ww_bridge *b, uint32_t **types, size_t *ntypes,
+                            uint32_t **relids, size_t *nrelids)
+{
+    *types = b->lookup_types;
+    *ntypes = b->nlookup_types;
+    *relids = b->lookup_keys;
+    *nrelids = b->nlookup_keys;
+    b->lookup_types = b->lookup_keys = NULL;
+    b->nlookup_types = b->lookup_types_cap = b->nlookup_keys = b->lookup_keys_cap = 0;
+}
+
+void ww_bridge_set_primary_key(struct ww_bridge *b, uint32_t relid, const char *const *cols,
+                               size_t n)
+{
+    if (n == 0) {
+        add_unique(&b->no_pk, &b->nno_pk, &b->no_pk_cap, relid);
+        return;
+    }
+    ww_relcache_set_key(b->rels, relid, cols, n);
+}
+
 /* ---- emitting ---------------------------------------------------------- */
 
 static void queue_change(struct ww_bridge *b, const struct ww_change *c, void *token)
@@ -207,8 +279,16 @@ static int offer(struct ww_bridge *b, const struct ww_change *c, void *token)
 {
     int r = b->ops->write(b->sink, c, on_sink_ack, token);
     if (r == 0) {
+        size_t bytes = c->value_len + (c->key ? c->key_len : 0);
         b->stats.events++;
-        b->stats.bytes += c->value_len + (c->key ? c->key_len : 0);
+        b->stats.bytes += bytes;
+        if (b->metrics) {
+            struct ww_table_counters *tc = b->last_counters;
+            if (!tc || strcmp(tc->table, c->table) != 0 || strcmp(tc->schema, c->schema) != 0)
+                tc = b->last_counters = ww_metrics_table(b->metrics, c->schema, c->table);
+            tc->events[ww_metrics_op_index(c->op)]++;
+            tc->bytes += bytes;
+        }
         return 0;
     }
     if (r == -EAGAIN) {
@@ -257,6 +337,26 @@ static void protocol_error(struct ww_bridge *b, ww_lsn lsn, const char *what)
     fatal(b, "replication protocol error at %s: %s", ww_lsn_format(lsn, l), what);
 }
 
+/* Does an UPDATE move the row to another event key? The old tuple holds
+ * the key columns only when the replica identity changed ('K'), or the
+ * whole row (REPLICA IDENTITY FULL): compare the key columns then. */
+static bool key_changed(const struct ww_relation *rel, const struct ww_pgo_tuple *old,
+                        const struct ww_pgo_tuple *new)
+{
+    if (rel->nkeys == 0 || old->ncols != rel->ncols || new->ncols != rel->ncols)
+        return false;
+    for (uint16_t k = 0; k < rel->nkeys; k++) {
+        const struct ww_pgo_value *a = &old->values[rel->key_cols[k]];
+        const struct ww_pgo_value *n = &new->values[rel->key_cols[k]];
+        if (n->kind == WW_PGO_UNCHANGED)
+            continue; /* a TOASTed key column that did not change */
+        if (a->kind != n->kind || a->len != n->len ||
+            (a->len && memcmp(a->data, n->data, a->len) != 0))
+            return true;
+    }
+    return false;
+}
+
 static void on_row_change(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn lsn,
                           int64_t ts_ms)
 {
@@ -288,6 +388,17 @@ static void on_row_change(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_ls
         .lsn = lsn, .xid = b->xid, .commit_time_us = b->commit_time_us,
         .snapshot = "false", .now_ms = ts_ms,
     };
+    if (op == WW_OP_UPDATE && before && key_changed(rel, before, after)) {
+        /* As Debezium does: the row under its old key is deleted (the sink
+         * follows a delete with a tombstone) and created under the new. */
+        if (ww_encode_row(&b->enc, WW_OP_DELETE, rel, before, NULL, &src) < 0) {
+            protocol_error(b, lsn, b->enc.errmsg);
+            return;
+        }
+        emit_tx(b, WW_OP_DELETE, rel->schema, rel->table, lsn);
+        op = WW_OP_CREATE;
+        before = NULL;
+    }
     if (ww_encode_row(&b->enc, op, rel, before, after, &src) < 0) {
         protocol_error(b, lsn, b->enc.errmsg);
         return;
@@ -322,7 +433,11 @@ static void on_message(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn l
                        int64_t ts_ms)
 {
     if (strcmp(m->message.prefix, HEARTBEAT_PREFIX) == 0) {
+        /* Not forwarded; but its position may be confirmed when nothing is
+         * in flight, which is what keeps an idle slot moving. */
         b->stats.heartbeats++;
+        if (!b->in_tx && ww_tracker_keepalive(&b->tracker, m->message.lsn))
+            confirm_moved(b);
         return;
     }
     bool transactional = m->message.flags & WW_PGO_MESSAGE_TRANSACTIONAL;
@@ -362,7 +477,7 @@ static void on_message(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn l
 /* After a message or row: may the reader go on, or must it pause? */
 static bool keep_reading(struct ww_bridge *b)
 {
-    if (b->failed || b->sink_blocked || b->npending ||
+    if (b->failed || b->sink_blocked || b->npending || b->waiting_catalog ||
         b->tracker.inflight_bytes >= b->cfg->max_inflight_bytes) {
         b->reading_paused = true;
         return false;
@@ -437,7 +552,20 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
 void ww_bridge_add_relation(struct ww_bridge *b, const struct ww_pgo_msg *relation)
 {
     ww_relcache_update(b->rels, relation);
-    note_relation(b, ww_relcache_get(b->rels, relation->relation.relid));
+    const struct ww_relation *rel = ww_relcache_get(b->rels, relation->relation.relid);
+    note_relation(b, rel);
+    if (queue_lookups(b, rel) && !b->waiting_catalog) {
+        b->waiting_catalog = true;
+        b->catalog_needed(b);
+    }
+}
+
+void ww_bridge_catalog_done(struct ww_bridge *b)
+{
+    b->waiting_catalog = false;
+    /* Whoever waited (the stream, or a snapshot not started yet) goes on. */
+    b->reading_paused = true;
+    maybe_resume(b);
 }
 
 /* ---- snapshot ----------------------------------------------------------- */
@@ -497,6 +625,7 @@ void ww_bridge_keepalive(struct ww_bridge *b, ww_lsn wal_end)
 static void maybe_resume(struct ww_bridge *b)
 {
     if (!b->reading_paused || b->stopping || b->failed || b->sink_blocked || b->npending ||
+        b->waiting_catalog ||
         b->tracker.inflight_bytes > b->low_water)
         return;
     b->reading_paused = false;

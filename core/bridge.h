@@ -35,6 +35,7 @@
 #include "config.h"
 #include "encode_json.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "pgoutput.h"
 #include "relcache.h"
 #include "setup.h"
@@ -96,6 +97,10 @@ struct ww_bridge {
     uint32_t filter_cap;
 
     struct ww_bridge_stats stats;
+    /* Events by table and op, when set (the runner's metrics); the last
+     * table's counters are kept for the next event. */
+    struct ww_metrics *metrics;
+    struct ww_table_counters *last_counters;
 
     /* Called once when the bridge fails (see above). */
     void (*on_fatal)(struct ww_bridge *b, const char *msg);
@@ -104,6 +109,25 @@ struct ww_bridge {
     /* Reading was paused (a false return) and may go on now: the owner
      * resumes whatever it reads from (the stream, the snapshot workers). */
     void (*resume_reading)(struct ww_bridge *b);
+
+    /* Catalog lookups. A relation uses types walwire does not know (enums,
+     * domains, extension types: oid >= 10000), or is REPLICA IDENTITY FULL
+     * without a known primary key: their oids/relids are queued below,
+     * reading pauses (waiting_catalog), and catalog_needed() asks the owner
+     * to look them up. The owner takes the queues (ww_bridge_take_lookups),
+     * queries pg_type / pg_index, feeds the answers in (ww_relcache_set_type,
+     * ww_bridge_set_primary_key), and calls ww_bridge_catalog_done() when
+     * nothing is queued any more. NULL catalog_needed: no lookups (custom
+     * types are written as text, FULL tables without a known key get a null
+     * key). */
+    void (*catalog_needed)(struct ww_bridge *b);
+    bool waiting_catalog;
+    uint32_t *lookup_types;
+    size_t nlookup_types, lookup_types_cap;
+    uint32_t *lookup_keys; /* relids */
+    size_t nlookup_keys, lookup_keys_cap;
+    uint32_t *no_pk; /* FULL relids known to have no primary key */
+    size_t nno_pk, no_pk_cap;
     void *data; /* the owner's */
     char errmsg[512];
 };
@@ -118,6 +142,15 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
 /* Add a relation described by the catalog (the snapshot reads tables before
  * any Relation message): same as a pgoutput Relation message. */
 void ww_bridge_add_relation(struct ww_bridge *b, const struct ww_pgo_msg *relation);
+
+/* Catalog lookups (see catalog_needed above). take_lookups moves the queues
+ * out: the caller owns and frees the arrays. */
+void ww_bridge_take_lookups(struct ww_bridge *b, uint32_t **types, size_t *ntypes,
+                            uint32_t **relids, size_t *nrelids);
+/* The primary key of relid (names in key order; n 0: it has none). */
+void ww_bridge_set_primary_key(struct ww_bridge *b, uint32_t relid, const char *const *cols,
+                               size_t n);
+void ww_bridge_catalog_done(struct ww_bridge *b);
 
 /* The snapshot: its rows form one pseudo-transaction that confirms
  * nothing. row() encodes op 'r' with source.snapshot "true" ("last" when

@@ -1,9 +1,12 @@
 /*
- * `walwire check`: a preflight of the database (and, later, the sink),
- * printed as a table (or JSON with --json). Each check says ok, warn or
- * FAIL, with the fix for what failed.
+ * `walwire check`: a preflight of the database and the sink, printed as a
+ * table (or JSON with --json). Each check says ok, warn, FAIL or skip, with
+ * the fix for what failed (docs/check.md lists the checks).
  *
- * Returns the exit code: 0 when walwire can run, 3 when a check failed.
+ * Runs its own libuv loop until every check is done; reads only, never
+ * creates or changes anything. Returns the exit code: 0 when walwire can
+ * run (warnings allowed), 3 when a check failed, 1 when the check itself
+ * could not run.
  */
 #ifndef WW_CHECK_H
 #define WW_CHECK_H

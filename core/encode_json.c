@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "encode_types.h"
+#include "hex.h"
 #include "json.h"
 #include "ww_build.h"
 
@@ -101,6 +102,7 @@ void ww_encoder_init(struct ww_encoder *e, const struct ww_encoder_options *opts
     e->opts.topic_prefix = prefix_copy;
     e->opts.db_name = db_copy;
     e->opts.temporal_iso8601 = opts && opts->temporal_iso8601;
+    e->opts.types = opts ? opts->types : NULL;
 
     ww_buf_puts(&e->source_head, "{\"version\":\"" WW_VERSION "\",\"connector\":\"walwire\","
                                  "\"name\":");

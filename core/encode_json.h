@@ -42,6 +42,9 @@ struct ww_encoder_options {
     const char *topic_prefix;  /* source.name */
     const char *db_name;       /* source.db */
     bool temporal_iso8601;     /* [format] temporal = iso8601 */
+    /* Where non-built-in types are looked up (ww_relcache_type); borrowed,
+     * may be NULL (then such values are written as their text). */
+    const struct ww_relcache *types;
 };
 
 /* What the envelope's source block says besides schema and table. */

@@ -1,47 +1,48 @@
 /*
- * Type mapping: PostgreSQL text output -> JSON, by type OID. See
+ * Type mapping: PostgreSQL text output -> JSON, by type. See
  * encode_types.h for the contract and docs/types.md for the table.
  *
- * Everything here validates and converts in place: no allocation (beyond
- * growing the output buffers), no sscanf/strtod, no libc time functions.
- * Dates use the proleptic Gregorian calendar with astronomical year
- * numbering (44 BC is year -43), as PostgreSQL and java.time both do.
+ * This file decides what a value is and dispatches:
+ *   1. resolve(): the column's type OID -> how to write it. Builtin types
+ *      are a switch on the OID; any other type (enums, domains,
+ *      composites, ranges over custom types, extension types such as
+ *      hstore and citext, arrays of those) costs one lookup in the type
+ *      map of e->opts.types (ww_relcache_type), followed through a
+ *      domain to its base type.
+ *   2. encode_scalar(): one value, by its resolved type; the converters
+ *      of number, time and special types are in encode_number.c,
+ *      encode_time.c and encode_special.c (encode_conv.h).
+ *   3. enc_array(): an array literal, element by element, any depth.
+ * Integers, booleans, bytea and everything written as a string are here.
  */
 #include "encode_types.h"
 
 #include <string.h>
 
+#include "encode_conv.h"
 #include "json.h"
-
-#define US_PER_SEC INT64_C(1000000)
-#define US_PER_DAY INT64_C(86400000000)
-/* Debezium's MicroDuration month: 365.25 / 12 days = 2629800 s exactly. */
-#define US_PER_AVG_MONTH INT64_C(2629800000000)
-
-/* What Debezium writes for TIMESTAMP 'infinity' / '-infinity' (documented;
- * the PostgreSQL JDBC driver's DATE_POSITIVE/NEGATIVE_INFINITY). */
-#define TS_POS_INFINITY INT64_C(9223372036825200000)
-#define TS_NEG_INFINITY (-INT64_C(9223372036832400000))
-/* What Debezium writes for DATE 'infinity' / '-infinity': its sentinel dates
- * +5877611-06-21 and -5877611-06-22 as days since 1970-01-01. */
-#define DATE_POS_INFINITY INT64_C(2146033979)
-#define DATE_NEG_INFINITY INT64_C(-2147472691)
+#include "relcache.h"
 
 /* Arrays nest at most this deep (PostgreSQL's MAXDIM). */
 #define MAX_ARRAY_DEPTH 6
 
+/* Type OIDs below this are fixed in PostgreSQL's catalog (pg_type.dat;
+ * FirstGenbkiObjectId). Those from here to FirstNormalObjectId (16384) are
+ * assigned by initdb (catalog row types, information_schema's domains):
+ * they are looked up like user types. */
+#define FIRST_GENBKI_OID 10000
+
+/* How to write a value that is not a builtin type's: resolve() returns
+ * these besides builtin OIDs. They are not OIDs PostgreSQL hands out. */
+#define KIND_HSTORE 0xFFFFFF01u
+
+/* Domains over domains are flattened by the catalog query (base_oid); a
+ * domain over an extension type needs a second lookup, an array of it a
+ * third. Past this many lookups (a type map that loops), the value is
+ * written as text. */
+#define MAX_RESOLVE_STEPS 4
+
 /* ---- small helpers ------------------------------------------------------ */
-
-static inline bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static bool text_is(const char *s, size_t len, const char *lit)
-{
-    size_t n = strlen(lit);
-    return len == n && memcmp(s, lit, n) == 0;
-}
 
 /* A value that did not read as its type: keep it, as a string, and count. */
 static void put_bad(struct ww_encoder *e, struct ww_buf *out, const char *s, size_t len)
@@ -50,78 +51,6 @@ static void put_bad(struct ww_encoder *e, struct ww_buf *out, const char *s, siz
     e->bad_values++;
 }
 
-/* Append text known to need no JSON escaping, quoted. */
-static void put_plain_string(struct ww_buf *out, const char *s, size_t len)
-{
-    ww_buf_reserve(out, len + 2);
-    out->data[out->len++] = '"';
-    memcpy(out->data + out->len, s, len);
-    out->len += len;
-    out->data[out->len++] = '"';
-}
-
-/* A reading position in a value's text. */
-struct cur {
-    const char *p;
-    const char *end;
-};
-
-static bool eat(struct cur *c, char ch)
-{
-    if (c->p < c->end && *c->p == ch) {
-        c->p++;
-        return true;
-    }
-    return false;
-}
-
-/* Between min and max decimal digits (max <= 18, so no overflow). */
-static bool read_digits(struct cur *c, int min, int max, int64_t *v)
-{
-    int n = 0;
-    int64_t x = 0;
-    while (c->p < c->end && is_digit(*c->p) && n < max) {
-        x = x * 10 + (*c->p++ - '0');
-        n++;
-    }
-    if (n < min || (c->p < c->end && is_digit(*c->p)))
-        return false;
-    *v = x;
-    return true;
-}
-
-/* Exactly two digits (a month, day, hour, minute or second field). What
- * follows is checked by the caller's next step (a separator or the end). */
-static bool read2(struct cur *c, int64_t *v)
-{
-    if (c->end - c->p < 2 || !is_digit(c->p[0]) || !is_digit(c->p[1]))
-        return false;
-    *v = (c->p[0] - '0') * 10 + (c->p[1] - '0');
-    c->p += 2;
-    return true;
-}
-
-/* "1" .. "123456" after a '.': the fraction of a second in microseconds. */
-static bool read_micros(struct cur *c, int64_t *us)
-{
-    const char *start = c->p;
-    int64_t f;
-    if (!read_digits(c, 1, 6, &f))
-        return false;
-    for (ptrdiff_t n = c->p - start; n < 6; n++)
-        f *= 10;
-    *us = f;
-    return true;
-}
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* ---- numbers ------------------------------------------------------------ */
-
 /* int2/int4/int8/oid text: '-'? digits, no leading zero (a JSON number). */
 static bool is_json_int(const char *s, size_t len)
 {
@@ -129,637 +58,10 @@ static bool is_json_int(const char *s, size_t len)
     if (i == len || (s[i] == '0' && len - i > 1))
         return false;
     for (; i < len; i++)
-        if (!is_digit(s[i]))
+        if (!ww_conv_is_digit(s[i]))
             return false;
     return true;
 }
-
-/* numeric text: '-'? digits ('.' digits)?, or NaN / Infinity / -Infinity. */
-static bool is_numeric_text(const char *s, size_t len)
-{
-    if (text_is(s, len, "NaN") || text_is(s, len, "Infinity") || text_is(s, len, "-Infinity"))
-        return true;
-    size_t i = (len > 0 && s[0] == '-') ? 1 : 0;
-    size_t int_start = i;
-    while (i < len && is_digit(s[i]))
-        i++;
-    if (i == int_start)
-        return false;
-    if (i < len && s[i] == '.') {
-        size_t frac_start = ++i;
-        while (i < len && is_digit(s[i]))
-            i++;
-        if (i == frac_start)
-            return false;
-    }
-    return i == len;
-}
-
-/*
- * float4/float8 text (PostgreSQL 12+ prints the shortest digits that read
- * back exactly, "100", "1.5e-07", "1e+16") rewritten in the layout of Java's
- * Double.toString / Float.toString, which is what Debezium's JSON converter
- * writes: at least one fraction digit ("100.0"), plain notation for
- * 1e-3 <= |x| < 1e7, otherwise "1.5E-7". Returns false when the text is not
- * a float literal. NaN and the infinities are handled by the caller.
- */
-static bool put_java_float(struct ww_buf *out, const char *s, size_t len)
-{
-    char dig[40]; /* significant digits, without leading zeros */
-    int nd = 0;
-    int point = 0; /* value = 0.dig * 10^point */
-    size_t i = 0;
-    bool neg = len > 0 && s[0] == '-';
-    if (neg)
-        i++;
-    size_t mant_start = i;
-    for (; i < len && is_digit(s[i]); i++) {
-        if (nd == 0 && s[i] == '0')
-            continue;
-        if (nd == (int)sizeof dig)
-            return false;
-        dig[nd++] = s[i];
-        point++;
-    }
-    if (i == mant_start)
-        return false;
-    if (i < len && s[i] == '.') {
-        size_t frac_start = ++i;
-        for (; i < len && is_digit(s[i]); i++) {
-            if (nd == 0 && s[i] == '0') {
-                point--;
-                continue;
-            }
-            if (nd == (int)sizeof dig)
-                return false;
-            dig[nd++] = s[i];
-        }
-        if (i == frac_start)
-            return false;
-    }
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        bool eneg = i < len && s[i] == '-';
-        if (i < len && (s[i] == '-' || s[i] == '+'))
-            i++;
-        struct cur c = {s + i, s + len};
-        int64_t x;
-        if (!read_digits(&c, 1, 4, &x))
-            return false;
-        i = (size_t)(c.p - s);
-        point += eneg ? -(int)x : (int)x;
-    }
-    if (i != len)
-        return false;
-    while (nd > 0 && dig[nd - 1] == '0')
-        nd--;
-
-    char tmp[96];
-    char *p = tmp;
-    if (neg)
-        *p++ = '-';
-    int sci = point - 1; /* value = d.ddd * 10^sci */
-    if (nd == 0) {
-        memcpy(p, "0.0", 3);
-        p += 3;
-    } else if (sci >= -3 && sci < 7) {
-        if (sci >= 0) {
-            for (int k = 0; k <= sci; k++)
-                *p++ = k < nd ? dig[k] : '0';
-            *p++ = '.';
-            if (nd > sci + 1) {
-                memcpy(p, dig + sci + 1, (size_t)(nd - sci - 1));
-                p += nd - sci - 1;
-            } else {
-                *p++ = '0';
-            }
-        } else {
-            *p++ = '0';
-            *p++ = '.';
-            for (int k = -1; k > sci; k--)
-                *p++ = '0';
-            memcpy(p, dig, (size_t)nd);
-            p += nd;
-        }
-    } else {
-        *p++ = dig[0];
-        *p++ = '.';
-        if (nd > 1) {
-            memcpy(p, dig + 1, (size_t)(nd - 1));
-            p += nd - 1;
-        } else {
-            *p++ = '0';
-        }
-        *p++ = 'E';
-        if (sci < 0) {
-            *p++ = '-';
-            sci = -sci;
-        }
-        char e[8];
-        int ne = 0;
-        do {
-            e[ne++] = (char)('0' + sci % 10);
-            sci /= 10;
-        } while (sci);
-        while (ne)
-            *p++ = e[--ne];
-    }
-    ww_buf_append(out, tmp, (size_t)(p - tmp));
-    return true;
-}
-
-/* ---- calendar ----------------------------------------------------------- */
-
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian, astronomical year). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = floor_div(y, 400);
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* The inverse of days_from_civil(). */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int days_in_month(int64_t y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dim[m - 1];
-}
-
-/* ---- reading temporal text ---------------------------------------------- */
-
-/* "YYYY-MM-DD" (4 or more year digits); the year as printed (BC later). */
-static bool read_ymd(struct cur *c, int64_t *y, int *m, int *d)
-{
-    int64_t yy, mm, dd;
-    if (!read_digits(c, 4, 9, &yy) || !eat(c, '-') || !read2(c, &mm) || !eat(c, '-') ||
-        !read2(c, &dd))
-        return false;
-    if (yy < 1 || mm < 1 || mm > 12 || dd < 1)
-        return false;
-    *y = yy;
-    *m = (int)mm;
-    *d = (int)dd;
-    return true;
-}
-
-/* An optional " BC" suffix turns the printed year into an astronomical one;
- * then the day must exist in that year's month. */
-static bool finish_ymd(struct cur *c, int64_t *y, int m, int d)
-{
-    if (c->end - c->p == 3 && memcmp(c->p, " BC", 3) == 0) {
-        c->p += 3;
-        *y = 1 - *y;
-    }
-    return d <= days_in_month(*y, m);
-}
-
-/* "HH:MM:SS[.ffffff]" as microseconds since midnight; 24:00:00 allowed. */
-static bool read_hms(struct cur *c, int64_t *us)
-{
-    int64_t h, m, s, f = 0;
-    if (!read2(c, &h) || !eat(c, ':') || !read2(c, &m) || !eat(c, ':') || !read2(c, &s))
-        return false;
-    if (eat(c, '.') && !read_micros(c, &f))
-        return false;
-    if (h > 24 || m > 59 || s > 59 || (h == 24 && (m || s || f)))
-        return false;
-    *us = ((h * 60 + m) * 60 + s) * US_PER_SEC + f;
-    return true;
-}
-
-/* A UTC offset "+HH", "-HH:MM" or "+HH:MM:SS", in seconds east of UTC. */
-static bool read_offset(struct cur *c, int64_t *secs)
-{
-    bool neg;
-    if (eat(c, '+'))
-        neg = false;
-    else if (eat(c, '-'))
-        neg = true;
-    else
-        return false;
-    int64_t h, m = 0, s = 0;
-    if (!read2(c, &h))
-        return false;
-    if (eat(c, ':') && !read2(c, &m))
-        return false;
-    if (eat(c, ':') && !read2(c, &s))
-        return false;
-    if (m > 59 || s > 59)
-        return false;
-    *secs = (neg ? -1 : 1) * ((h * 60 + m) * 60 + s);
-    return true;
-}
-
-/* timestamp / timestamptz text ("2024-01-02 03:04:05.5+00 BC") as
- * microseconds since the Unix epoch; false also when out of int64 range. */
-static bool read_timestamp(const char *s, size_t len, bool with_tz, int64_t *out)
-{
-    struct cur c = {s, s + len};
-    int64_t y, tod, off = 0, us;
-    int m, d;
-    if (!read_ymd(&c, &y, &m, &d) || !eat(&c, ' ') || !read_hms(&c, &tod))
-        return false;
-    if (with_tz && !read_offset(&c, &off))
-        return false;
-    if (!finish_ymd(&c, &y, m, d) || c.p != c.end)
-        return false;
-    if (__builtin_mul_overflow(days_from_civil(y, m, d), US_PER_DAY, &us) ||
-        __builtin_add_overflow(us, tod - off * US_PER_SEC, &us))
-        return false;
-    *out = us;
-    return true;
-}
-
-/* ---- writing ISO-8601 ----------------------------------------------------- */
-
-static char *fmt_2(char *p, int64_t v)
-{
-    *p++ = (char)('0' + v / 10);
-    *p++ = (char)('0' + v % 10);
-    return p;
-}
-
-/* The decimal digits of v, at least min_digits (zero-padded), no sign. */
-static char *fmt_u64(char *p, uint64_t v, int min_digits)
-{
-    char t[24];
-    int n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < min_digits)
-        t[n++] = '0';
-    while (n)
-        *p++ = t[--n];
-    return p;
-}
-
-static char *fmt_i64(char *p, int64_t v)
-{
-    if (v < 0)
-        *p++ = '-';
-    return fmt_u64(p, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, 1);
-}
-
-/* Like java.time's ISO_LOCAL_DATE: "2024-01-02", "-0043-03-15",
- * "+10000-01-01" (4 digits at least; '+' past 9999). */
-static char *fmt_date(char *p, int64_t y, int m, int d)
-{
-    if (y > 9999)
-        *p++ = '+';
-    else if (y < 0)
-        *p++ = '-';
-    p = fmt_u64(p, y < 0 ? (uint64_t)0 - (uint64_t)y : (uint64_t)y, 4);
-    *p++ = '-';
-    p = fmt_2(p, m);
-    *p++ = '-';
-    return fmt_2(p, d);
-}
-
-/* ".5", ".123456": a fraction of a second (0 < us < 1e6) without trailing
- * zeros, or exactly width digits when width > 0. */
-static char *fmt_frac(char *p, int64_t us, int width)
-{
-    int n = 6;
-    if (width > 0) {
-        n = width;
-    } else {
-        while (n > 1 && us % 10 == 0) {
-            us /= 10;
-            n--;
-        }
-        for (int k = n; k < 6; k++)
-            us *= 10;
-    }
-    *p++ = '.';
-    for (int64_t div = 100000; n > 0; n--, div /= 10)
-        *p++ = (char)('0' + us / div % 10);
-    return p;
-}
-
-/* "HH:MM:SS" plus the fraction: width digits when width > 0, else only the
- * digits needed (none for a whole second), like java.time's ISO formats. */
-static char *fmt_time(char *p, int64_t tod, int width)
-{
-    int64_t secs = tod / US_PER_SEC, frac = tod % US_PER_SEC;
-    p = fmt_2(p, secs / 3600);
-    *p++ = ':';
-    p = fmt_2(p, secs / 60 % 60);
-    *p++ = ':';
-    p = fmt_2(p, secs % 60);
-    if (width > 0 || frac)
-        p = fmt_frac(p, frac, width);
-    return p;
-}
-
-/* "2024-01-02T03:04:05.123456" for microseconds since the epoch. */
-static char *fmt_datetime(char *p, int64_t us, int width)
-{
-    int64_t days = floor_div(us, US_PER_DAY), y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d);
-    p = fmt_date(p, y, m, d);
-    *p++ = 'T';
-    return fmt_time(p, us - days * US_PER_DAY, width);
-}
-
-/* ---- temporal types ------------------------------------------------------ */
-
-/* 'infinity' / '-infinity': +1, -1, or 0 for a finite value. */
-static int infinity_sign(const char *s, size_t len)
-{
-    if (text_is(s, len, "infinity"))
-        return 1;
-    if (text_is(s, len, "-infinity"))
-        return -1;
-    return 0;
-}
-
-/* date: days since 1970-01-01 (io.debezium.time.Date), or "2024-01-02Z"
- * (io.debezium.time.IsoDate) with temporal_iso8601. */
-static bool enc_date(struct ww_encoder *e, struct ww_buf *out, const char *s, size_t len)
-{
-    int inf = infinity_sign(s, len);
-    if (inf) {
-        if (e->opts.temporal_iso8601)
-            ww_json_string(out, s, len);
-        else
-            ww_buf_put_i64(out, inf > 0 ? DATE_POS_INFINITY : DATE_NEG_INFINITY);
-        return true;
-    }
-    struct cur c = {s, s + len};
-    int64_t y;
-    int m, d;
-    if (!read_ymd(&c, &y, &m, &d) || !finish_ymd(&c, &y, m, d) || c.p != c.end)
-        return false;
-    if (!e->opts.temporal_iso8601) {
-        ww_buf_put_i64(out, days_from_civil(y, m, d));
-        return true;
-    }
-    char tmp[40];
-    char *p = fmt_date(tmp, y, m, d);
-    *p++ = 'Z';
-    put_plain_string(out, tmp, (size_t)(p - tmp));
-    return true;
-}
-
-/* Debezium's adaptive precision: time(0..3) and timestamp(0..3) are in
- * milliseconds (io.debezium.time.Time / Timestamp), others in microseconds
- * (MicroTime / MicroTimestamp). */
-static bool in_millis(int32_t typmod)
-{
-    return typmod >= 0 && typmod <= 3;
-}
-
-/* time: microseconds (or milliseconds) since midnight; "03:04:05.5Z"
- * (io.debezium.time.IsoTime) with temporal_iso8601. */
-static bool enc_time(struct ww_encoder *e, struct ww_buf *out, int32_t typmod, const char *s,
-                     size_t len)
-{
-    struct cur c = {s, s + len};
-    int64_t tod;
-    if (!read_hms(&c, &tod) || c.p != c.end)
-        return false;
-    if (e->opts.temporal_iso8601) {
-        char tmp[32];
-        char *p = fmt_time(tmp, tod, 0);
-        *p++ = 'Z';
-        put_plain_string(out, tmp, (size_t)(p - tmp));
-    } else {
-        ww_buf_put_i64(out, in_millis(typmod) ? tod / 1000 : tod);
-    }
-    return true;
-}
-
-/* timetz: the time at UTC, "01:04:05.123Z" (io.debezium.time.ZonedTime). */
-static bool enc_timetz(struct ww_buf *out, const char *s, size_t len)
-{
-    struct cur c = {s, s + len};
-    int64_t tod, off;
-    if (!read_hms(&c, &tod) || !read_offset(&c, &off) || c.p != c.end)
-        return false;
-    int64_t utc = tod - off * US_PER_SEC;
-    if (utc != US_PER_DAY) /* 24:00:00+00 stays 24:00:00 */
-        utc = utc - floor_div(utc, US_PER_DAY) * US_PER_DAY;
-    char tmp[32];
-    char *p = fmt_time(tmp, utc, 0);
-    *p++ = 'Z';
-    put_plain_string(out, tmp, (size_t)(p - tmp));
-    return true;
-}
-
-/* timestamp: microseconds (or milliseconds) since the epoch
- * (io.debezium.time.MicroTimestamp / Timestamp); "2024-01-02T03:04:05Z"
- * (io.debezium.time.IsoTimestamp) with temporal_iso8601. */
-static bool enc_timestamp(struct ww_encoder *e, struct ww_buf *out, int32_t typmod, const char *s,
-                          size_t len)
-{
-    int inf = infinity_sign(s, len);
-    int64_t us;
-    if (inf) {
-        if (e->opts.temporal_iso8601) {
-            ww_json_string(out, s, len);
-            return true;
-        }
-        us = inf > 0 ? TS_POS_INFINITY : TS_NEG_INFINITY;
-    } else if (!read_timestamp(s, len, false, &us)) {
-        return false;
-    }
-    if (e->opts.temporal_iso8601) {
-        char tmp[48];
-        char *p = fmt_datetime(tmp, us, 0);
-        *p++ = 'Z';
-        put_plain_string(out, tmp, (size_t)(p - tmp));
-    } else {
-        ww_buf_put_i64(out, in_millis(typmod) ? floor_div(us, 1000) : us);
-    }
-    return true;
-}
-
-/* timestamptz: "2024-01-02T03:04:05.123456Z" at UTC
- * (io.debezium.time.ZonedTimestamp) with as many fraction digits as the
- * column's precision (6 when unspecified; 0 prints only what is needed);
- * 'infinity' / '-infinity' stay as those strings. */
-/* Two digits at s, when they are digits and the number is <= max. */
-static inline bool two_digits_upto(const char *s, int max)
-{
-    return is_digit(s[0]) && is_digit(s[1]) && (s[0] - '0') * 10 + (s[1] - '0') <= max;
-}
-
-/*
- * The common case of timestamptz, rewritten as text without a round trip
- * through microseconds: "2024-01-02 03:04:05.5+00" (TimeZone is UTC, so the
- * offset is +00; years 1000 to 9999, AD) becomes "2024-01-02T03:04:05.500000Z"
- * with the fraction padded to width. Returns false for anything else,
- * which takes the general path.
- */
-static bool timestamptz_fast(struct ww_buf *out, int width, const char *s, size_t len)
-{
-    if (len < 22 || len > 29 || s[len - 3] != '+' || s[len - 2] != '0' || s[len - 1] != '0')
-        return false;
-    if (!is_digit(s[0]) || s[0] == '0' || !is_digit(s[1]) || !is_digit(s[2]) ||
-        !is_digit(s[3]) || s[4] != '-' || !two_digits_upto(s + 5, 12) || s[7] != '-' ||
-        !two_digits_upto(s + 8, 31) || s[10] != ' ' || !two_digits_upto(s + 11, 23) ||
-        s[13] != ':' || !two_digits_upto(s + 14, 59) || s[16] != ':' ||
-        !two_digits_upto(s + 17, 60))
-        return false;
-    size_t frac_digits = 0;
-    if (len > 22) {
-        if (s[19] != '.')
-            return false;
-        frac_digits = len - 23;
-        for (size_t i = 0; i < frac_digits; i++)
-            if (!is_digit(s[20 + i]))
-                return false;
-        if (frac_digits == 0 || (int)frac_digits > width)
-            return false;
-    }
-    char tmp[32];
-    memcpy(tmp, s, 19);
-    tmp[10] = 'T';
-    size_t n = 19;
-    if (width > 0) {
-        tmp[n++] = '.';
-        memcpy(tmp + n, s + 20, frac_digits);
-        n += frac_digits;
-        for (int k = (int)frac_digits; k < width; k++)
-            tmp[n++] = '0';
-    }
-    tmp[n++] = 'Z';
-    put_plain_string(out, tmp, n);
-    return true;
-}
-
-static bool enc_timestamptz(struct ww_buf *out, int32_t typmod, const char *s, size_t len)
-{
-    int64_t us;
-    if (timestamptz_fast(out, typmod < 0 ? 6 : typmod > 6 ? 6 : typmod, s, len))
-        return true;
-    if (infinity_sign(s, len)) {
-        ww_json_string(out, s, len);
-        return true;
-    }
-    if (!read_timestamp(s, len, true, &us))
-        return false;
-    int width = typmod < 0 ? 6 : typmod > 6 ? 6 : typmod;
-    char tmp[48];
-    char *p = fmt_datetime(tmp, us, width);
-    *p++ = 'Z';
-    put_plain_string(out, tmp, (size_t)(p - tmp));
-    return true;
-}
-
-/*
- * interval, IntervalStyle=postgres: "1 year 2 mons -3 days +04:05:06.78",
- * "-00:00:01". Default: microseconds with Debezium's average month of
- * 365.25/12 days (io.debezium.time.MicroDuration), computed exactly.
- * temporal_iso8601: "P1Y2M-3DT4H5M6.78S" (io.debezium.time.Interval).
- */
-static bool enc_interval(struct ww_encoder *e, struct ww_buf *out, const char *s, size_t len)
-{
-    if (infinity_sign(s, len)) { /* PostgreSQL 17 */
-        ww_json_string(out, s, len);
-        return true;
-    }
-    int64_t years = 0, mons = 0, days = 0, hours = 0, mins = 0, secs = 0, frac = 0;
-    bool time_neg = false;
-    struct cur c = {s, s + len};
-    while (c.p < c.end) {
-        bool neg = eat(&c, '-');
-        if (!neg)
-            eat(&c, '+');
-        int64_t n;
-        if (!read_digits(&c, 1, 18, &n))
-            return false;
-        if (eat(&c, ':')) { /* the time part ends the text */
-            time_neg = neg;
-            hours = n;
-            if (hours > INT64_MAX / (3600 * US_PER_SEC))
-                return false;
-            if (!read2(&c, &mins) || !eat(&c, ':') || !read2(&c, &secs))
-                return false;
-            if ((eat(&c, '.') && !read_micros(&c, &frac)) || c.p != c.end || mins > 59 || secs > 59)
-                return false;
-            break;
-        }
-        if (!eat(&c, ' ') || n > INT32_MAX)
-            return false;
-        const char *unit = c.p;
-        while (c.p < c.end && *c.p != ' ')
-            c.p++;
-        size_t ul = (size_t)(c.p - unit);
-        int64_t v = neg ? -n : n;
-        if (text_is(unit, ul, "year") || text_is(unit, ul, "years"))
-            years = v;
-        else if (text_is(unit, ul, "mon") || text_is(unit, ul, "mons"))
-            mons = v;
-        else if (text_is(unit, ul, "day") || text_is(unit, ul, "days"))
-            days = v;
-        else
-            return false;
-        if (c.p < c.end && (!eat(&c, ' ') || c.p == c.end))
-            return false;
-    }
-    if (c.p == s)
-        return false;
-
-    if (e->opts.temporal_iso8601) {
-        /* Debezium prints the fields as PGInterval parsed them; the time
-         * part's sign goes to hours, minutes and seconds. */
-        char tmp[160];
-        char *p = tmp;
-        *p++ = 'P';
-        p = fmt_i64(p, years);
-        *p++ = 'Y';
-        p = fmt_i64(p, mons);
-        *p++ = 'M';
-        p = fmt_i64(p, days);
-        *p++ = 'D';
-        *p++ = 'T';
-        p = fmt_i64(p, time_neg ? -hours : hours);
-        *p++ = 'H';
-        p = fmt_i64(p, time_neg ? -mins : mins);
-        *p++ = 'M';
-        if (time_neg && (secs || frac))
-            *p++ = '-';
-        p = fmt_i64(p, secs);
-        if (frac)
-            p = fmt_frac(p, frac, 0);
-        *p++ = 'S';
-        put_plain_string(out, tmp, (size_t)(p - tmp));
-        return true;
-    }
-    int64_t total, t;
-    if (__builtin_mul_overflow(years * 12 + mons, US_PER_AVG_MONTH, &total) ||
-        __builtin_mul_overflow(days, US_PER_DAY, &t) || __builtin_add_overflow(total, t, &total))
-        return false;
-    t = ((hours * 60 + mins) * 60 + secs);
-    if (__builtin_mul_overflow(t, US_PER_SEC, &t) || __builtin_add_overflow(t, frac, &t) ||
-        __builtin_add_overflow(total, time_neg ? -t : t, &total))
-        return false;
-    ww_buf_put_i64(out, total);
-    return true;
-}
-
-/* ---- scalars ------------------------------------------------------------ */
 
 /* bytea, bytea_output=hex: "\x0a0b" -> "Cgs=" (base64, as Debezium's
  * binary.handling.mode=bytes writes it). */
@@ -767,84 +69,19 @@ static bool enc_bytea(struct ww_buf *out, const char *s, size_t len)
 {
     if (len < 2 || s[0] != '\\' || s[1] != 'x')
         return false;
-    size_t mark = out->len;
     ww_buf_putc(out, '"');
-    if (!ww_base64_hex(out, s + 2, len - 2)) {
-        out->len = mark;
+    if (!ww_base64_hex(out, s + 2, len - 2))
         return false;
-    }
     ww_buf_putc(out, '"');
     return true;
 }
 
-static void encode_scalar(struct ww_encoder *e, struct ww_buf *out, uint32_t oid, int32_t typmod,
-                          const char *s, size_t len)
-{
-    bool ok = true;
-    switch (oid) {
-    case WW_OID_INT2:
-    case WW_OID_INT4:
-    case WW_OID_INT8:
-    case WW_OID_OID:
-        ok = is_json_int(s, len);
-        if (ok)
-            ww_buf_append(out, s, len);
-        break;
-    case WW_OID_FLOAT4:
-    case WW_OID_FLOAT8:
-        /* Jackson writes NaN and the infinities as strings. */
-        if (text_is(s, len, "NaN") || text_is(s, len, "Infinity") || text_is(s, len, "-Infinity"))
-            put_plain_string(out, s, len);
-        else
-            ok = put_java_float(out, s, len);
-        break;
-    case WW_OID_NUMERIC:
-        ok = is_numeric_text(s, len);
-        if (ok)
-            put_plain_string(out, s, len);
-        break;
-    case WW_OID_BOOL:
-        ok = len == 1 && (s[0] == 't' || s[0] == 'f');
-        if (ok && s[0] == 't')
-            ww_buf_puts(out, "true");
-        else if (ok)
-            ww_buf_puts(out, "false");
-        break;
-    case WW_OID_BYTEA:
-        ok = enc_bytea(out, s, len);
-        break;
-    case WW_OID_DATE:
-        ok = enc_date(e, out, s, len);
-        break;
-    case WW_OID_TIME:
-        ok = enc_time(e, out, typmod, s, len);
-        break;
-    case WW_OID_TIMETZ:
-        ok = enc_timetz(out, s, len);
-        break;
-    case WW_OID_TIMESTAMP:
-        ok = enc_timestamp(e, out, typmod, s, len);
-        break;
-    case WW_OID_TIMESTAMPTZ:
-        ok = enc_timestamptz(out, typmod, s, len);
-        break;
-    case WW_OID_INTERVAL:
-        ok = enc_interval(e, out, s, len);
-        break;
-    default: /* text types, json/jsonb, uuid, and every other type */
-        ww_json_string(out, s, len);
-        break;
-    }
-    if (!ok)
-        put_bad(e, out, s, len);
-}
+/* ---- what a type is ----------------------------------------------------- */
 
-/* ---- arrays ------------------------------------------------------------- */
-
-/* The element type of the builtin array types mapped element by element, or
- * 0. Arrays of inet, cidr, macaddr and the range types are arrays of
- * strings in Debezium: mapped with text as the element type. */
-static uint32_t array_elem_oid(uint32_t oid)
+/* The element type of a builtin array type, or 0 for a type that is not
+ * one. (int2vector and oidvector print "1 2 3", not an array literal:
+ * they are written as text.) */
+static uint32_t builtin_array_elem(uint32_t oid)
 {
     /* clang-format off */
     switch (oid) {
@@ -858,6 +95,8 @@ static uint32_t array_elem_oid(uint32_t oid)
     case 1014: return WW_OID_BPCHAR;
     case 1015: return WW_OID_VARCHAR;
     case 1016: return WW_OID_INT8;
+    case 1017: return WW_OID_POINT;
+    case 1020: return WW_OID_BOX;
     case 1021: return WW_OID_FLOAT4;
     case 1022: return WW_OID_FLOAT8;
     case 1028: return WW_OID_OID;
@@ -868,19 +107,45 @@ static uint32_t array_elem_oid(uint32_t oid)
     case 1187: return WW_OID_INTERVAL;
     case 1231: return WW_OID_NUMERIC;
     case 1270: return WW_OID_TIMETZ;
-    case 199: return WW_OID_JSON;
+    case 1561: return WW_OID_BIT;
+    case 1563: return WW_OID_VARBIT;
+    case 199:  return WW_OID_JSON;
     case 2951: return WW_OID_UUID;
     case 3807: return WW_OID_JSONB;
+    case 791:  return WW_OID_MONEY;
+    /* Arrays of types written as their text: the element is text. */
+    case 143:  /* xml[] */
+    case 271:  /* xid8[] */
+    case 629:  /* line[] */
     case 651:  /* cidr[] */
+    case 719:  /* circle[] */
     case 775:  /* macaddr8[] */
+    case 1006: /* int2vector[] */
+    case 1008: /* regproc[] */
+    case 1010: /* tid[] */
+    case 1011: /* xid[] */
+    case 1012: /* cid[] */
+    case 1013: /* oidvector[] */
+    case 1018: /* lseg[] */
+    case 1019: /* path[] */
+    case 1027: /* polygon[] */
+    case 1034: /* aclitem[] */
     case 1040: /* macaddr[] */
     case 1041: /* inet[] */
-    case 3905: /* int4range[] */
-    case 3907: /* numrange[] */
-    case 3909: /* tsrange[] */
-    case 3911: /* tstzrange[] */
-    case 3913: /* daterange[] */
-    case 3927: /* int8range[] */
+    case 1263: /* cstring[] */
+    case 2201: /* refcursor[] */
+    case 2207: case 2208: case 2209: case 2210: case 2211: /* reg*[] */
+    case 2949: /* txid_snapshot[] */
+    case 3221: /* pg_lsn[] */
+    case 3643: /* tsvector[] */
+    case 3644: /* gtsvector[] */
+    case 3645: /* tsquery[] */
+    case 3735: case 3770: /* regconfig[], regdictionary[] */
+    case 3905: case 3907: case 3909: case 3911: case 3913: case 3927: /* ranges */
+    case 4073: /* jsonpath[] */
+    case 4090: case 4097: case 4192: /* regnamespace[], regrole[], regcollation[] */
+    case 5039: /* pg_snapshot[] */
+    case 6150: case 6151: case 6152: case 6153: case 6155: case 6157: /* multiranges */
         return WW_OID_TEXT;
     default:
         return 0;
@@ -888,47 +153,188 @@ static uint32_t array_elem_oid(uint32_t oid)
     /* clang-format on */
 }
 
+/* The part of "schema.name" after the schema. */
+static const char *type_name_only(const char *qualified)
+{
+    const char *dot = qualified ? strrchr(qualified, '.') : NULL;
+    return dot ? dot + 1 : (qualified ? qualified : "");
+}
+
+/*
+ * How to write a value of type oid: returns the type to hand to
+ * encode_scalar() (a builtin OID or a KIND_*), or, for an array type,
+ * sets *elem to its element's and returns 0. Domains are written as their
+ * base type, enums, composites, ranges and unknown types as text.
+ */
+static uint32_t resolve_from(const struct ww_encoder *e, uint32_t oid, uint32_t *elem, int step)
+{
+    *elem = 0;
+    for (; step < MAX_RESOLVE_STEPS; step++) {
+        if (oid < FIRST_GENBKI_OID) {
+            uint32_t a = builtin_array_elem(oid);
+            if (a) {
+                *elem = a;
+                return 0;
+            }
+            return oid; /* encode_scalar() writes the ones it does not know as text */
+        }
+        const struct ww_type_info *t = e->opts.types ? ww_relcache_type(e->opts.types, oid) : NULL;
+        if (!t)
+            return WW_OID_TEXT;
+        if (t->typtype == 'd' && t->base_oid && t->base_oid != oid) {
+            oid = t->base_oid;
+            continue;
+        }
+        if (t->typcategory == 'A' && t->elem_oid && t->elem_oid != oid) {
+            uint32_t inner;
+            uint32_t k = resolve_from(e, t->elem_oid, &inner, step + 1);
+            /* Elements that are arrays themselves (an array of a domain
+             * over an array type) are written as their text. */
+            *elem = inner ? WW_OID_TEXT : k;
+            return 0;
+        }
+        if (strcmp(type_name_only(t->name), "hstore") == 0)
+            return KIND_HSTORE;
+        /* enums, composites, ranges, multiranges, citext, other
+         * extension types: their text */
+        return WW_OID_TEXT;
+    }
+    return WW_OID_TEXT;
+}
+
+static uint32_t resolve(const struct ww_encoder *e, uint32_t oid, uint32_t *elem)
+{
+    return resolve_from(e, oid, elem, 0);
+}
+
+/* ---- one value ---------------------------------------------------------- */
+
+/* Write the value s[0..len) of the resolved type kind (see resolve()). */
+static void encode_scalar(struct ww_encoder *e, struct ww_buf *out, uint32_t kind, int32_t typmod,
+                          const char *s, size_t len)
+{
+    bool iso = e->opts.temporal_iso8601;
+    size_t mark = out->len;
+    bool ok;
+    switch (kind) {
+    case WW_OID_INT2:
+    case WW_OID_INT4:
+    case WW_OID_INT8:
+    case WW_OID_OID:
+        ok = is_json_int(s, len);
+        if (ok)
+            ww_buf_append(out, s, len);
+        break;
+    case WW_OID_FLOAT4:
+    case WW_OID_FLOAT8:
+        ok = ww_conv_float(out, kind == WW_OID_FLOAT4, s, len);
+        break;
+    case WW_OID_NUMERIC:
+        ok = ww_conv_numeric(out, s, len);
+        break;
+    case WW_OID_MONEY:
+        ok = ww_conv_money(out, s, len);
+        break;
+    case WW_OID_BOOL:
+        ok = len == 1 && (s[0] == 't' || s[0] == 'f');
+        if (ok && s[0] == 't')
+            ww_buf_puts(out, "true");
+        else if (ok)
+            ww_buf_puts(out, "false");
+        break;
+    case WW_OID_BYTEA:
+        ok = enc_bytea(out, s, len);
+        break;
+    case WW_OID_DATE:
+        ok = ww_conv_date(out, iso, s, len);
+        break;
+    case WW_OID_TIME:
+        ok = ww_conv_time(out, iso, typmod, s, len);
+        break;
+    case WW_OID_TIMETZ:
+        ok = ww_conv_timetz(out, s, len);
+        break;
+    case WW_OID_TIMESTAMP:
+        ok = ww_conv_timestamp(out, iso, typmod, s, len);
+        break;
+    case WW_OID_TIMESTAMPTZ:
+        ok = ww_conv_timestamptz(out, typmod, s, len);
+        break;
+    case WW_OID_INTERVAL:
+        ok = ww_conv_interval(out, iso, s, len);
+        break;
+    case WW_OID_BIT:
+    case WW_OID_VARBIT:
+        ok = ww_conv_bits(out, typmod, s, len);
+        break;
+    case WW_OID_POINT:
+        ok = ww_conv_point(out, s, len);
+        break;
+    case KIND_HSTORE:
+        ok = ww_conv_hstore(out, s, len);
+        break;
+    default: /* text types, json/jsonb, uuid, xml, and every other type */
+        ww_json_string(out, s, len);
+        return;
+    }
+    if (!ok) {
+        out->len = mark;
+        put_bad(e, out, s, len);
+    }
+}
+
+/* ---- arrays ------------------------------------------------------------- */
+
 /* Parsing state of one array literal. */
 struct arr {
     struct ww_encoder *e;
     struct ww_buf *out;
-    uint32_t elem;
+    uint32_t elem; /* resolved element type */
     int32_t typmod;
-    struct cur c;
+    char delim; /* between elements: ',' (';' for box) */
+    const char *p, *end;
 };
+
+static bool arr_eat(struct arr *a, char ch)
+{
+    if (a->p < a->end && *a->p == ch) {
+        a->p++;
+        return true;
+    }
+    return false;
+}
 
 /* One element of array_out's output: "quoted" (with \" and \\ escapes),
  * unquoted, or NULL (unquoted; a quoted "NULL" is the string). */
 static bool arr_element(struct arr *a)
 {
-    struct cur *c = &a->c;
-    if (eat(c, '"')) {
+    if (arr_eat(a, '"')) {
         struct ww_buf *t = &a->e->scratch;
         ww_buf_reset(t);
         ww_buf_reserve(t, 1); /* data is never NULL, even for "" */
         for (;;) {
-            const char *run = c->p;
-            while (c->p < c->end && *c->p != '"' && *c->p != '\\')
-                c->p++;
-            ww_buf_append(t, run, (size_t)(c->p - run));
-            if (c->p == c->end)
+            const char *run = a->p;
+            while (a->p < a->end && *a->p != '"' && *a->p != '\\')
+                a->p++;
+            ww_buf_append(t, run, (size_t)(a->p - run));
+            if (a->p == a->end)
                 return false;
-            if (*c->p++ == '"')
+            if (*a->p++ == '"')
                 break;
-            if (c->p == c->end) /* a backslash: take the next byte as is */
+            if (a->p == a->end) /* a backslash: take the next byte as is */
                 return false;
-            ww_buf_putc(t, *c->p++);
+            ww_buf_putc(t, *a->p++);
         }
         encode_scalar(a->e, a->out, a->elem, a->typmod, t->data, t->len);
         return true;
     }
-    const char *start = c->p;
-    while (c->p < c->end && *c->p != ',' && *c->p != '}') {
-        if (*c->p == '"' || *c->p == '{' || *c->p == '\\')
+    const char *start = a->p;
+    while (a->p < a->end && *a->p != a->delim && *a->p != '}') {
+        if (*a->p == '"' || *a->p == '{' || *a->p == '\\')
             return false;
-        c->p++;
+        a->p++;
     }
-    size_t n = (size_t)(c->p - start);
+    size_t n = (size_t)(a->p - start);
     if (n == 0)
         return false;
     if (n == 4 && (start[0] | 0x20) == 'n' && (start[1] | 0x20) == 'u' &&
@@ -942,18 +348,17 @@ static bool arr_element(struct arr *a)
 /* "{...}" at the cursor -> "[...]"; nested levels become nested arrays. */
 static bool arr_level(struct arr *a, int depth)
 {
-    struct cur *c = &a->c;
-    if (depth > MAX_ARRAY_DEPTH || !eat(c, '{'))
+    if (depth > MAX_ARRAY_DEPTH || !arr_eat(a, '{'))
         return false;
     ww_buf_putc(a->out, '[');
-    if (!eat(c, '}')) {
+    if (!arr_eat(a, '}')) {
         for (;;) {
-            bool ok = (c->p < c->end && *c->p == '{') ? arr_level(a, depth + 1) : arr_element(a);
+            bool ok = (a->p < a->end && *a->p == '{') ? arr_level(a, depth + 1) : arr_element(a);
             if (!ok)
                 return false;
-            if (eat(c, '}'))
+            if (arr_eat(a, '}'))
                 break;
-            if (!eat(c, ','))
+            if (!arr_eat(a, a->delim))
                 return false;
             ww_buf_putc(a->out, ',');
         }
@@ -969,15 +374,15 @@ static void enc_array(struct ww_encoder *e, struct ww_buf *out, uint32_t elem, i
 {
     size_t mark = out->len;
     uint64_t bad = e->bad_values;
-    struct arr a = {e, out, elem, typmod, {s, s + len}};
+    struct arr a = {e, out, elem, typmod, elem == WW_OID_BOX ? ';' : ',', s, s + len};
     /* Lower bounds other than 1 come first: "[0:1][1:2]={{...}}". */
     if (len > 0 && s[0] == '[') {
-        while (a.c.p < a.c.end && strchr("[]:-0123456789", *a.c.p) && *a.c.p)
-            a.c.p++;
-        if (!eat(&a.c, '='))
-            a.c.p = s; /* fails below */
+        while (a.p < a.end && *a.p && strchr("[]:-0123456789", *a.p))
+            a.p++;
+        if (!arr_eat(&a, '='))
+            a.p = s; /* fails below */
     }
-    if (arr_level(&a, 1) && a.c.p == a.c.end)
+    if (arr_level(&a, 1) && a.p == a.end)
         return;
     out->len = mark;
     e->bad_values = bad;
@@ -987,9 +392,10 @@ static void enc_array(struct ww_encoder *e, struct ww_buf *out, uint32_t elem, i
 void ww_encode_value(struct ww_encoder *e, struct ww_buf *out, uint32_t type_oid, int32_t typmod,
                      const char *s, size_t len)
 {
-    uint32_t elem = array_elem_oid(type_oid);
+    uint32_t elem;
+    uint32_t kind = resolve(e, type_oid, &elem);
     if (elem)
         enc_array(e, out, elem, typmod, s, len);
     else
-        encode_scalar(e, out, type_oid, typmod, s, len);
+        encode_scalar(e, out, kind, typmod, s, len);
 }

@@ -3,11 +3,18 @@
  * PostgreSQL value -> its JSON form, chosen by type OID, as Debezium's
  * PostgreSQL connector writes it with the JSON converter
  * (schemas.enable=false, decimal.handling.mode=string,
- * time.precision.mode=adaptive). docs/types.md has the full table.
+ * time.precision.mode=adaptive, interval.handling.mode=numeric,
+ * binary.handling.mode=bytes, hstore.handling.mode=json).
+ * docs/types.md has the full table.
  *
  * Input: the text that the server's output functions produce in a session
  * with DateStyle=ISO, TimeZone=UTC, IntervalStyle=postgres,
- * extra_float_digits=3 and bytea_output=hex.
+ * extra_float_digits=3 and bytea_output=hex (money: see docs/types.md).
+ *
+ * Types that are not builtin (enums, domains, composites, ranges over
+ * them, extension types, their arrays) are looked up in e->opts.types
+ * (ww_relcache_type); without an entry, or without a type map, a value is
+ * written as its text.
  *
  * Never fails: a value whose text does not read as its type is written as a
  * JSON string of the text and counted in e->bad_values.
@@ -35,8 +42,12 @@
 #define WW_OID_TEXT        25
 #define WW_OID_OID         26
 #define WW_OID_JSON        114
+#define WW_OID_XML         142
+#define WW_OID_POINT       600
+#define WW_OID_BOX         603
 #define WW_OID_FLOAT4      700
 #define WW_OID_FLOAT8      701
+#define WW_OID_MONEY       790
 #define WW_OID_BPCHAR      1042
 #define WW_OID_VARCHAR     1043
 #define WW_OID_DATE        1082
@@ -45,6 +56,8 @@
 #define WW_OID_TIMESTAMPTZ 1184
 #define WW_OID_INTERVAL    1186
 #define WW_OID_TIMETZ      1266
+#define WW_OID_BIT         1560
+#define WW_OID_VARBIT      1562
 #define WW_OID_NUMERIC     1700
 #define WW_OID_UUID        2950
 #define WW_OID_JSONB       3802
@@ -52,11 +65,12 @@
 /*
  * Append to out the JSON form of the value s[0..len) of type type_oid.
  * typmod is the column's type modifier (-1 when none): it picks
- * milliseconds or microseconds for time/timestamp and the number of
- * fractional digits of timestamptz, as Debezium does. Reads
- * e->opts.temporal_iso8601; uses e->scratch (so out must not be
- * e->scratch); may add to e->bad_values. Does not allocate once out and
- * e->scratch have grown.
+ * milliseconds or microseconds for time/timestamp, the number of
+ * fractional digits of timestamptz, and boolean or bytes for bit/varbit,
+ * as Debezium does; array columns apply it to their elements. Reads
+ * e->opts.temporal_iso8601 and e->opts.types; uses e->scratch (so out
+ * must not be e->scratch); may add to e->bad_values. Does not allocate
+ * once out and e->scratch have grown.
  */
 void ww_encode_value(struct ww_encoder *e, struct ww_buf *out, uint32_t type_oid, int32_t typmod,
                      const char *s, size_t len);

@@ -28,7 +28,7 @@ static void usage(FILE *out)
             "usage: walwire run   -c FILE     snapshot if needed, then stream until SIGTERM\n"
             "       walwire check -c FILE [--json]\n"
             "                                 preflight: settings, privileges, publication,\n"
-            "                                 slot, keys; exit 0 when ready, 3 when not\n"
+            "                                 slot, keys, sink; exit 0 when ready, 3 when not\n"
             "       walwire version\n"
             "\n"
             "Every key of FILE can be overridden by an environment variable\n"

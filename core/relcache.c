@@ -1,6 +1,8 @@
 /*
  * Relation cache: two hash maps keyed by a 32-bit oid, one from relation
- * id to struct ww_relation, one from type oid to "schema.name".
+ * id to struct ww_relation, one from type oid to what is known of the type
+ * (its "schema.name" from a Type message, and/or the struct ww_type_info
+ * set by core from the catalog).
  *
  * Both maps use open addressing with linear probing over an array of
  * pointers (NULL: empty slot), sized to a power of two and kept at most half
@@ -31,10 +33,13 @@ struct entry {
     char **key_names;
 };
 
-/* A type learnt from a Type message; oid comes first, as above. */
+/* A type, learnt from a Type message and/or ww_relcache_set_type(); info
+ * comes first, and info.oid first in it, as above. info.name is the
+ * "schema.name" from either (the later one wins); the other fields are
+ * valid when has_info. */
 struct type_entry {
-    uint32_t oid;
-    char *name; /* "schema.name" */
+    struct ww_type_info info;
+    bool has_info;
 };
 
 /* An open-addressing map of pointers to structs that start with their
@@ -177,7 +182,7 @@ void ww_relcache_free(struct ww_relcache *c)
     for (size_t i = 0; i < c->types.cap; i++) {
         struct type_entry *t = c->types.slots[i];
         if (t) {
-            free(t->name);
+            free(t->info.name);
             free(t);
         }
     }
@@ -292,6 +297,18 @@ int ww_relcache_set_key(struct ww_relcache *c, uint32_t relid, const char *const
     return 0;
 }
 
+/* The entry of type oid, created empty when there is none. */
+static struct type_entry *type_entry_for(struct ww_relcache *c, uint32_t oid)
+{
+    struct type_entry *t = map_get(&c->types, oid);
+    if (!t) {
+        t = xcalloc(1, sizeof *t);
+        t->info.oid = oid;
+        map_put(&c->types, t);
+    }
+    return t;
+}
+
 void ww_relcache_update_type(struct ww_relcache *c, const struct ww_pgo_msg *msg)
 {
     if (msg->kind != WW_PGO_TYPE)
@@ -305,19 +322,31 @@ void ww_relcache_update_type(struct ww_relcache *c, const struct ww_pgo_msg *msg
     name[ls] = '.';
     memcpy(name + ls + 1, msg->type.typname, ln + 1);
 
-    struct type_entry *t = map_get(&c->types, msg->type.oid);
-    if (t) {
-        free(t->name);
-    } else {
-        t = xcalloc(1, sizeof *t);
-        t->oid = msg->type.oid;
-        map_put(&c->types, t);
-    }
-    t->name = name;
+    struct type_entry *t = type_entry_for(c, msg->type.oid);
+    free(t->info.name);
+    t->info.name = name;
 }
 
 const char *ww_relcache_type_name(const struct ww_relcache *c, uint32_t type_oid)
 {
     const struct type_entry *t = map_get(&c->types, type_oid);
-    return t ? t->name : NULL;
+    return t ? t->info.name : NULL;
+}
+
+/* Copies info and its name; the entry stays where it is (pointers from
+ * ww_relcache_type() to it stay valid, with the new contents). */
+void ww_relcache_set_type(struct ww_relcache *c, const struct ww_type_info *info)
+{
+    struct type_entry *t = type_entry_for(c, info->oid);
+    char *name = info->name ? xstrdup(info->name) : NULL;
+    free(t->info.name);
+    t->info = *info;
+    t->info.name = name;
+    t->has_info = true;
+}
+
+const struct ww_type_info *ww_relcache_type(const struct ww_relcache *c, uint32_t type_oid)
+{
+    const struct type_entry *t = map_get(&c->types, type_oid);
+    return t && t->has_info ? &t->info : NULL;
 }

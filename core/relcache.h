@@ -77,6 +77,25 @@ const struct ww_relation *ww_relcache_get(const struct ww_relcache *c, uint32_t 
 int ww_relcache_set_key(struct ww_relcache *c, uint32_t relid, const char *const *colnames,
                         size_t ncols);
 
+/* What the encoder needs to know of a type that is not built in (enums,
+ * domains, composites, ranges, extension types such as hstore and citext,
+ * arrays of those). Filled from the catalog by core (pg_type), keyed by
+ * oid. */
+struct ww_type_info {
+    uint32_t oid;
+    char typtype;      /* pg_type.typtype: b base, d domain, e enum, c composite,
+                        * r range, m multirange, p pseudo */
+    char typcategory;  /* pg_type.typcategory: A array, ... */
+    uint32_t base_oid; /* domain: its base type, through nested domains; else 0 */
+    uint32_t elem_oid; /* array (typcategory A): the element type; else 0 */
+    char *name;        /* "schema.name", e.g. "public.hstore" */
+};
+
+/* Add or replace what is known of a type (copies). */
+void ww_relcache_set_type(struct ww_relcache *c, const struct ww_type_info *info);
+/* What is known of a type, or NULL. */
+const struct ww_type_info *ww_relcache_type(const struct ww_relcache *c, uint32_t type_oid);
+
 /* Remember a Type message (msg->kind == WW_PGO_TYPE). */
 void ww_relcache_update_type(struct ww_relcache *c, const struct ww_pgo_msg *msg);
 /* "schema.name" of a type learnt from a Type message, or NULL. */

@@ -415,6 +415,17 @@ static void plan_chunks(struct ww_snapshot *s)
     }
 }
 
+/* Set every idle, ready worker reading, once the plan is made and the
+ * bridge knows every type the tables use (catalog lookups pause it). */
+static void start_reading(struct ww_snapshot *s)
+{
+    if (!s->planned || s->finished || s->bridge->waiting_catalog)
+        return;
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->workers[i].ready && s->workers[i].chunk < 0)
+            next_chunk(&s->workers[i]);
+}
+
 static void on_plan(struct ww_pgconn *c, int status, PGresult *res, void *arg)
 {
     struct ww_snapshot *s = arg;
@@ -446,9 +457,7 @@ static void on_plan(struct ww_pgconn *c, int status, PGresult *res, void *arg)
             "connection(s), as of %s", s->ntables, s->progress.rows_estimated, s->nchunks,
             s->nworkers, ww_lsn_format(s->consistent_point, lsn));
     uv_timer_start(&s->progress_timer, on_progress_tick, PROGRESS_TICK_MS, PROGRESS_TICK_MS);
-    for (int i = 0; i < s->nworkers; i++)
-        if (s->workers[i].ready && s->workers[i].chunk < 0)
-            next_chunk(&s->workers[i]);
+    start_reading(s);
 }
 
 static void send_plan_query(struct ww_snapshot *s, struct ww_snapshot_worker *w)
@@ -504,8 +513,8 @@ static void on_imported(struct ww_pgconn *c, int status, PGresult *res, void *ar
     w->ready = true;
     if (w->id == 0)
         send_plan_query(s, w);
-    else if (s->planned)
-        next_chunk(w);
+    else
+        start_reading(s);
 }
 
 static void on_worker_connected(struct ww_pgconn *c, int status)
@@ -576,6 +585,7 @@ void ww_snapshot_resume(struct ww_snapshot *s)
 {
     if (s->finished)
         return;
+    start_reading(s);
     for (int i = 0; i < s->nworkers; i++)
         ww_pgconn_resume_reading(&s->workers[i].conn);
 }

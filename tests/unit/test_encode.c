@@ -3,7 +3,8 @@
  * Debezium envelope (encode_json.c) and base64. Every output is also run
  * through a small strict JSON validator (RFC 8259, UTF-8 checked).
  *
- * Relations are built by hand, so this suite does not depend on relcache.c.
+ * Relations are built by hand; the unit_encode_types suite fills a type map
+ * (relcache.c) for the types that are not builtin.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -310,6 +311,16 @@ Test(unit_encode, floats_in_java_layout)
     OK(WW_OID_FLOAT8, "5e-324", "5.0E-324");
     OK(WW_OID_FLOAT4, "0.1", "0.1");
     OK(WW_OID_FLOAT4, "3.4028235e+38", "3.4028235E38");
+    /* PostgreSQL's digits exclude an exact halfway decimal, Java's include
+     * it (ties to even): Java's shorter form wins */
+    OK(WW_OID_FLOAT8, "9.999999999999999e+22", "1.0E23");
+    OK(WW_OID_FLOAT8, "-9.999999999999999e+22", "-1.0E23");
+    OK(WW_OID_FLOAT4, "1.3421901e+08", "1.34219E8");
+    OK(WW_OID_FLOAT4, "-1.3421901e+08", "-1.34219E8");
+    OK(WW_OID_FLOAT8, "1.3421901e+08", "1.3421901E8"); /* not halfway as a double */
+    OK(WW_OID_FLOAT8, "9.007199254740992e+15", "9.007199254740992E15");
+    OK(WW_OID_FLOAT8, "1.2345678901234567e+300", "1.2345678901234567E300");
+    OK(WW_OID_FLOAT4, "1.6777216e+07", "1.6777216E7");
     OK(WW_OID_FLOAT8, "NaN", "\"NaN\"");
     OK(WW_OID_FLOAT8, "Infinity", "\"Infinity\"");
     OK(WW_OID_FLOAT4, "-Infinity", "\"-Infinity\"");
@@ -320,6 +331,9 @@ Test(unit_encode, floats_in_java_layout)
     BAD(WW_OID_FLOAT8, "inf", "\"inf\"");
 }
 
+/* numeric: BigDecimal.toString() of the exact value (Debezium's
+ * decimal.handling.mode=string), special values as SpecialValueDecimal
+ * names. */
 Test(unit_encode, numeric_is_an_exact_string)
 {
     OK(WW_OID_NUMERIC, "123.4500", "\"123.4500\"");
@@ -327,12 +341,57 @@ Test(unit_encode, numeric_is_an_exact_string)
     OK(WW_OID_NUMERIC, "0", "\"0\"");
     OK(WW_OID_NUMERIC, "12345678901234567890123456789.000000001",
        "\"12345678901234567890123456789.000000001\"");
-    OK(WW_OID_NUMERIC, "NaN", "\"NaN\"");
-    OK(WW_OID_NUMERIC, "Infinity", "\"Infinity\"");
-    OK(WW_OID_NUMERIC, "-Infinity", "\"-Infinity\"");
+    OK(WW_OID_NUMERIC, "NaN", "\"NAN\"");
+    OK(WW_OID_NUMERIC, "Infinity", "\"POSITIVE_INFINITY\"");
+    OK(WW_OID_NUMERIC, "-Infinity", "\"NEGATIVE_INFINITY\"");
+    /* adjusted exponent >= -6: plain, as printed */
+    OK(WW_OID_NUMERIC, "0.000001", "\"0.000001\"");
+    OK(WW_OID_NUMERIC, "0.0000010", "\"0.0000010\"");
+    OK(WW_OID_NUMERIC, "0.000000", "\"0.000000\"");
+    OK(WW_OID_NUMERIC, "-0.00000123", "\"-0.00000123\"");
+    /* below: scientific, every digit of the unscaled value kept */
+    OK(WW_OID_NUMERIC, "0.0000001", "\"1E-7\"");
+    OK(WW_OID_NUMERIC, "0.00000012", "\"1.2E-7\"");
+    OK(WW_OID_NUMERIC, "-0.000000120", "\"-1.20E-7\"");
+    OK(WW_OID_NUMERIC, "0.0000000", "\"0E-7\"");
+    OK(WW_OID_NUMERIC, "0.00000000000000000000123456789012345678901234567890",
+       "\"1.23456789012345678901234567890E-21\"");
     BAD(WW_OID_NUMERIC, "1e5", "\"1e5\"");
     BAD(WW_OID_NUMERIC, "1.", "\"1.\"");
+    BAD(WW_OID_NUMERIC, ".5", "\".5\"");
+    BAD(WW_OID_NUMERIC, "-", "\"-\"");
+    BAD(WW_OID_NUMERIC, "nan", "\"nan\"");
     BAD(WW_OID_NUMERIC, "\"", "\"\\\"\"");
+}
+
+/* money: the amount without symbol or grouping, in Double.toString's
+ * layout (what Debezium writes from its double), every digit kept. */
+Test(unit_encode, money_is_the_amount_as_a_string)
+{
+    OK(WW_OID_MONEY, "$1,234.56", "\"1234.56\"");
+    OK(WW_OID_MONEY, "-$1,234,567.89", "\"-1234567.89\"");
+    OK(WW_OID_MONEY, "$0.00", "\"0.0\"");
+    OK(WW_OID_MONEY, "-$0.50", "\"-0.5\"");
+    OK(WW_OID_MONEY, "$1,000.00", "\"1000.0\"");
+    OK(WW_OID_MONEY, "$12,345,678.90", "\"1.23456789E7\"");
+    OK(WW_OID_MONEY, "-$92,233,720,368,547,758.08", "\"-9.223372036854775808E16\"");
+    OK(WW_OID_MONEY, "$92,233,720,368,547,758.07", "\"9.223372036854775807E16\"");
+    OK(WW_OID_MONEY, "($1,234.11)", "\"-1234.11\"");
+    /* en_GB, ja_JP (no fraction digits): "£1,000.05", "￥1,234" */
+    OK(WW_OID_MONEY, "\302\2431,000.05", "\"1000.05\"");
+    OK(WW_OID_MONEY, "\357\277\2451,234", "\"1234.0\"");
+    OK(WW_OID_MONEY, "$5", "\"5.0\"");
+    /* layouts that could mean another amount are refused, kept as text:
+     * de_DE ("1.234,56 €"), es_CL ('.' groups), ',' as the decimal point */
+    BAD(WW_OID_MONEY, "1.234,56 \342\202\254", "\"1.234,56 \342\202\254\"");
+    BAD(WW_OID_MONEY, "$1.500", "\"$1.500\"");
+    BAD(WW_OID_MONEY, "$1,50", "\"$1,50\"");
+    BAD(WW_OID_MONEY, "$1,2345.00", "\"$1,2345.00\"");
+    BAD(WW_OID_MONEY, "$,123.00", "\"$,123.00\"");
+    BAD(WW_OID_MONEY, "$1.5", "\"$1.5\"");
+    BAD(WW_OID_MONEY, "($1.00", "\"($1.00\"");
+    BAD(WW_OID_MONEY, "$", "\"$\"");
+    BAD(WW_OID_MONEY, "", "\"\"");
 }
 
 Test(unit_encode, booleans)
@@ -515,7 +574,7 @@ Test(unit_encode, arrays_of_scalars)
     OK(1016, "{9223372036854775807}", "[9223372036854775807]");
     OK(1000, "{t,f,NULL}", "[true,false,null]");
     OK(1022, "{1.5,100,NaN,-Infinity}", "[1.5,100.0,\"NaN\",\"-Infinity\"]");
-    OK(1231, "{1.20,NaN}", "[\"1.20\",\"NaN\"]");
+    OK(1231, "{1.20,NaN,0.0000001}", "[\"1.20\",\"NAN\",\"1E-7\"]");
     OK(1182, "{2016-11-04,infinity}", "[17109,2146033979]");
     OK(1115, "{\"1969-12-31 23:59:59.5\"}", "[-500000]");
     OK(1185, "{\"2020-04-01 11:51:02+00\"}", "[\"2020-04-01T11:51:02.000000Z\"]");
@@ -570,6 +629,248 @@ Test(unit_encode, malformed_arrays_are_one_string)
     /* a bad element in a good literal: the element alone is a string */
     BAD(1007, "{1,x,3}", "[1,\"x\",3]");
     CHECK(1007, -1, "{a,b}", "[\"a\",\"b\"]", 2);
+}
+
+/* ---- types Debezium shapes its own way --------------------------------- */
+
+Test(unit_encode, bits_are_booleans_or_little_endian_bytes)
+{
+    /* bit(1), varbit(1): booleans */
+    CHECK(WW_OID_BIT, 1, "1", "true", 0);
+    CHECK(WW_OID_BIT, 1, "0", "false", 0);
+    CHECK(WW_OID_VARBIT, 1, "1", "true", 0);
+    CHECK(WW_OID_VARBIT, 1, "", "\"\"", 1);
+    /* Debezium's own test values (AbstractRecordsProducerTest bitbin_table) */
+    CHECK(WW_OID_BIT, 2, "11", "\"Aw==\"", 0);
+    CHECK(WW_OID_BIT, 7, "1000000", "\"QA==\"", 0);
+    CHECK(WW_OID_BIT, 2, "00", "\"\"", 0);
+    CHECK(WW_OID_BIT, 24, "000000110000001000000001", "\"AQID\"", 0);
+    CHECK(WW_OID_BIT, 64, "1000000000000000000000000000000000000000000000000000000000000000",
+          "\"AAAAAAAAAIA=\"", 0);
+    CHECK(WW_OID_VARBIT, -1, "101", "\"BQ==\"", 0);
+    CHECK(WW_OID_VARBIT, -1, "111011010001000110000001000000001", "\"AQIj2gE=\"", 0);
+    CHECK(WW_OID_VARBIT, -1, "1000000000000000", "\"AIA=\"", 0);
+    CHECK(WW_OID_VARBIT, -1, "0000000000000001", "\"AQ==\"", 0); /* high zero bytes dropped */
+    CHECK(WW_OID_VARBIT, -1, "", "\"\"", 0);
+    CHECK(WW_OID_BIT, 3, "102", "\"102\"", 1);
+    CHECK(WW_OID_BIT, 1, "10", "\"10\"", 1);
+    /* bit(1)[] takes the column's typmod per element */
+    CHECK(1561, 1, "{1,0,NULL}", "[true,false,null]", 0);
+    CHECK(1563, -1, "{101,\"\"}", "[\"BQ==\",\"\"]", 0);
+}
+
+Test(unit_encode, bits_longer_than_a_base64_chunk)
+{
+    /* 400 bits, every 9th set: 50 bytes, crossing the 48-byte chunk. */
+    char bits[401];
+    unsigned char bytes[50] = {0};
+    for (int i = 0; i < 400; i++) {
+        int bit = 399 - i; /* character i is bit 399 - i */
+        bits[i] = bit % 9 == 0 ? '1' : '0';
+        if (bit % 9 == 0)
+            bytes[bit / 8] |= (unsigned char)(1u << (bit % 8));
+    }
+    bits[400] = '\0';
+    struct ww_buf want = {0};
+    ww_buf_putc(&want, '"');
+    ww_base64(&want, bytes, 50); /* RFC vectors above check ww_base64 itself */
+    ww_buf_putc(&want, '"');
+    CHECK(WW_OID_VARBIT, -1, bits, ww_buf_cstr(&want), 0);
+    ww_buf_free(&want);
+}
+
+Test(unit_encode, point_is_a_geometry_struct)
+{
+    OK(WW_OID_POINT, "(1.5,-2)",
+       "{\"x\":1.5,\"y\":-2.0,\"wkb\":\"AQEAAAAAAAAAAAD4PwAAAAAAAADA\",\"srid\":null}");
+    OK(WW_OID_POINT, "(1,1)",
+       "{\"x\":1.0,\"y\":1.0,\"wkb\":\"AQEAAAAAAAAAAADwPwAAAAAAAPA/\",\"srid\":null}");
+    OK(WW_OID_POINT, "(0.1,1e+300)",
+       "{\"x\":0.1,\"y\":1.0E300,\"wkb\":\"AQEAAACamZmZmZm5P5x1AIg85Dd+\",\"srid\":null}");
+    OK(WW_OID_POINT, "(NaN,Infinity)",
+       "{\"x\":\"NaN\",\"y\":\"Infinity\",\"wkb\":\"AQEAAAAAAAAAAAD4fwAAAAAAAPB/\",\"srid\":null}");
+    /* 5e-324 as the floats do: walwire 5.0E-324, Java 4.9E-324 (docs) */
+    OK(WW_OID_POINT, "(-0,5e-324)",
+       "{\"x\":-0.0,\"y\":5.0E-324,\"wkb\":\"AQEAAAAAAAAAAAAAgAEAAAAAAAAA\",\"srid\":null}");
+    OK(1017, "{\"(1,1)\",NULL}",
+       "[{\"x\":1.0,\"y\":1.0,\"wkb\":\"AQEAAAAAAAAAAADwPwAAAAAAAPA/\",\"srid\":null},null]");
+    BAD(WW_OID_POINT, "(1,2", "\"(1,2\"");
+    BAD(WW_OID_POINT, "(1;2)", "\"(1;2)\"");
+    BAD(WW_OID_POINT, "(1,x)", "\"(1,x)\"");
+    BAD(WW_OID_POINT, "(0x10,1)", "\"(0x10,1)\"");
+    BAD(WW_OID_POINT, "( 1,2)", "\"( 1,2)\"");
+}
+
+Test(unit_encode, geometric_types_other_than_point_are_text)
+{
+    OK(603, "(3,3),(2,2)", "\"(3,3),(2,2)\"");
+    OK(718, "<(1,2),3>", "\"<(1,2),3>\"");
+    OK(628, "{1,-1,0}", "\"{1,-1,0}\"");
+    OK(601, "[(1,2),(3,4)]", "\"[(1,2),(3,4)]\"");
+    OK(602, "((1,2),(3,4))", "\"((1,2),(3,4))\"");
+    OK(604, "((0,0),(1,1),(1,0))", "\"((0,0),(1,1),(1,0))\"");
+    /* box[] is the one array whose elements are separated by ';' */
+    OK(1020, "{(1,1),(0,0);(3,3),(2,2);NULL}", "[\"(1,1),(0,0)\",\"(3,3),(2,2)\",null]");
+    OK(1027, "{\"((0,0),(1,1),(1,0))\"}", "[\"((0,0),(1,1),(1,0))\"]");
+}
+
+Test(unit_encode, other_builtin_types_are_text)
+{
+    OK(142, "<a>&amp;</a>", "\"<a>&amp;</a>\"");
+    OK(3614, "'a' 'fat':2", "\"'a' 'fat':2\"");
+    OK(3615, "'fat' & 'rat'", "\"'fat' & 'rat'\"");
+    OK(3904, "[1,5)", "\"[1,5)\"");
+    OK(4451, "{[1,3),[5,7)}", "\"{[1,3),[5,7)}\"");
+    OK(650, "10.0.0.0/8", "\"10.0.0.0/8\"");
+    OK(829, "08:00:2b:01:02:03", "\"08:00:2b:01:02:03\"");
+    OK(774, "08:00:2b:01:02:03:04:05", "\"08:00:2b:01:02:03:04:05\"");
+    OK(3220, "16/B374D848", "\"16/B374D848\"");
+    OK(22, "1 2 3", "\"1 2 3\""); /* int2vector: not an array literal */
+    OK(143, "{<a/>,NULL}", "[\"<a/>\",null]");
+    OK(6150, "{\"{[1,3)}\"}", "[\"{[1,3)}\"]");
+    OK(791, "{$1.50,NULL}", "[\"1.5\",null]");
+}
+
+/* ---- types through the type map (ww_relcache_type) ---------------------- */
+
+static struct ww_relcache *types;
+
+static void add_type(uint32_t oid, char typtype, char category, uint32_t base, uint32_t elem,
+                     const char *name)
+{
+    struct ww_type_info t = {.oid = oid,
+                             .typtype = typtype,
+                             .typcategory = category,
+                             .base_oid = base,
+                             .elem_oid = elem,
+                             .name = (char *)name};
+    ww_relcache_set_type(types, &t);
+}
+
+static void setup_with_types(bool iso)
+{
+    types = ww_relcache_new();
+    add_type(50001, 'e', 'E', 0, 0, "public.mood");
+    add_type(50002, 'b', 'A', 0, 50001, "public._mood");
+    add_type(50003, 'd', 'N', 1700, 0, "public.amount");
+    add_type(50004, 'b', 'A', 0, 50003, "public._amount");
+    add_type(50005, 'c', 'C', 0, 0, "public.pair");
+    add_type(50006, 'b', 'U', 0, 0, "ext.hstore");
+    add_type(50007, 'b', 'A', 0, 50006, "ext._hstore");
+    add_type(50008, 'b', 'S', 0, 0, "ext.citext");
+    add_type(50009, 'd', 'U', 50006, 0, "public.tags");    /* domain over hstore */
+    add_type(50010, 'd', 'A', 1007, 0, "public.int_list"); /* domain over int4[] */
+    add_type(50011, 'r', 'R', 0, 0, "public.floatrange");
+    add_type(50012, 'd', 'D', 1082, 0, "public.birthday"); /* domain over date */
+    add_type(50013, 'b', 'A', 0, 50012, "public._birthday");
+    add_type(50014, 'd', 'V', 1560, 0, "public.flag"); /* domain over bit */
+    add_type(13221, 'd', 'N', 23, 0, "information_schema.cardinal_number");
+    add_type(50015, 'b', 'A', 0, 50015, "public.loop"); /* broken: its own element */
+    add_type(50016, 'd', 'N', 50017, 0, "public.d1");   /* broken: a cycle */
+    add_type(50018, 'b', 'A', 0, 50019, "public.a1");   /* broken: arrays of each other */
+    add_type(50019, 'b', 'A', 0, 50018, "public.a2");
+    add_type(50017, 'd', 'N', 50016, 0, "public.d2");
+    struct ww_encoder_options o = {
+        .topic_prefix = "pfx", .db_name = "app", .temporal_iso8601 = iso, .types = types};
+    ww_encoder_init(&enc, &o);
+    memset(&out, 0, sizeof out);
+}
+
+static void setup_types(void)
+{
+    setup_with_types(false);
+}
+
+static void teardown_types(void)
+{
+    teardown();
+    ww_relcache_free(types);
+    types = NULL;
+}
+
+TestSuite(unit_encode_types, .init = setup_types, .fini = teardown_types);
+
+Test(unit_encode_types, enums_composites_ranges_citext_are_text)
+{
+    OK(50001, "happy", "\"happy\"");
+    OK(50005, "(1,\"a b\")", "\"(1,\\\"a b\\\")\"");
+    OK(50011, "[1.5,2.5)", "\"[1.5,2.5)\"");
+    OK(50008, "AbC \xc3\xa9", "\"AbC \xc3\xa9\"");
+    OK(50002, "{happy,NULL,\"very sad\"}", "[\"happy\",null,\"very sad\"]");
+    OK(99999, "unknown", "\"unknown\""); /* not in the map */
+}
+
+Test(unit_encode_types, domains_are_their_base_type)
+{
+    OK(50003, "12.50", "\"12.50\"");
+    OK(50003, "NaN", "\"NAN\"");
+    OK(50004, "{1.5,NULL,0.0000001}", "[\"1.5\",null,\"1E-7\"]");
+    OK(50010, "{{1,2},{3,NULL}}", "[[1,2],[3,null]]");
+    OK(50012, "2016-11-04", "17109");
+    OK(50013, "{2016-11-04,infinity}", "[17109,2146033979]");
+    OK(50009, "\"k\"=>\"v\"", "\"{\\\"k\\\":\\\"v\\\"}\"");
+    CHECK(50014, 1, "1", "true", 0);
+    OK(13221, "42", "42");
+    BAD(50003, "abc", "\"abc\"");
+    /* broken maps end as text, not in a loop */
+    OK(50015, "{1}", "\"{1}\"");
+    OK(50016, "7", "\"7\"");
+    OK(50018, "{1}", "[\"1\"]");
+}
+
+Test(unit_encode_types, hstore_as_debezium_json_mode)
+{
+    OK(50006, "", "\"{}\"");
+    OK(50006, "\"a\"=>\"1\", \"b c\"=>NULL", "\"{\\\"a\\\":\\\"1\\\",\\\"b c\\\":null}\"");
+    /* quotes and backslashes inside keys and values: escaped twice */
+    OK(50006, "\"q\\\"x\"=>\"\\\\\"", "\"{\\\"q\\\\\\\"x\\\":\\\"\\\\\\\\\\\"}\"");
+    /* control characters and UTF-8 */
+    OK(50006, "\"t\"=>\"a\tb\xc3\xa9\"", "\"{\\\"t\\\":\\\"a\\\\tb\xc3\xa9\\\"}\"");
+    OK(50006, "\"NULL\"=>\"NULL\"", "\"{\\\"NULL\\\":\\\"NULL\\\"}\"");
+    OK(50007, "{\"\\\"a\\\"=>\\\"1\\\"\",NULL}", "[\"{\\\"a\\\":\\\"1\\\"}\",null]");
+    BAD(50006, "a=>1", "\"a=>1\"");
+    BAD(50006, "\"a\"=>\"1\",\"b\"=>\"2\"", "\"\\\"a\\\"=>\\\"1\\\",\\\"b\\\"=>\\\"2\\\"\"");
+    BAD(50006, "\"a\"=>", "\"\\\"a\\\"=>\"");
+    BAD(50006, "\"a", "\"\\\"a\"");
+}
+
+/* The hstore inner JSON, unescaped once, is itself valid JSON. */
+Test(unit_encode_types, hstore_inner_text_is_json)
+{
+    const char *s = val(50006, -1, "\"k\\\"1\"=>\"v\\\\\", \"\xc3\xa9\"=>NULL, \"nl\"=>\"a\nb\"");
+    struct ww_buf inner = {0};
+    for (size_t i = 1; s[i + 1]; i++) {
+        if (s[i] == '\\')
+            i++;
+        ww_buf_putc(&inner, s[i]);
+    }
+    cr_assert(is_json(inner.data, inner.len), "inner: %.*s", (int)inner.len, inner.data);
+    cr_assert_str_eq(ww_buf_cstr(&inner),
+                     "{\"k\\\"1\":\"v\\\\\",\"\xc3\xa9\":null,\"nl\":\"a\\nb\"}");
+    ww_buf_free(&inner);
+}
+
+Test(unit_encode_types, without_a_type_map_custom_types_are_text)
+{
+    ww_encoder_free(&enc);
+    setup_plain();
+    OK(50003, "12.50", "\"12.50\"");
+    OK(50006, "\"a\"=>\"1\"", "\"\\\"a\\\"=>\\\"1\\\"\"");
+    OK(50004, "{1.5}", "\"{1.5}\"");
+}
+
+Test(unit_encode_types, iso_temporals_through_domains_and_arrays)
+{
+    ww_encoder_free(&enc);
+    ww_relcache_free(types);
+    setup_with_types(true);
+    OK(50012, "2016-11-04", "\"2016-11-04Z\"");
+    OK(50013, "{2016-11-04,-infinity,NULL}", "[\"2016-11-04Z\",\"-infinity\",null]");
+    OK(1183, "{03:04:05.5}", "[\"03:04:05.5Z\"]");
+    OK(1115, "{\"2024-01-02 03:04:05\",infinity}", "[\"2024-01-02T03:04:05Z\",\"infinity\"]");
+    OK(1185, "{\"2024-01-02 03:04:05+00\"}", "[\"2024-01-02T03:04:05.000000Z\"]");
+    OK(1270, "{03:04:05+02}", "[\"01:04:05Z\"]");
+    OK(1187, "{\"1 day\",-00:00:01}", "[\"P0Y0M1DT0H0M0S\",\"P0Y0M0DT0H0M-1S\"]");
 }
 
 /* ---- ISO-8601 temporals -------------------------------------------------- */

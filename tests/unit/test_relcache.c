@@ -275,6 +275,114 @@ Test(relcache, types_by_oid)
     cr_assert_null(ww_relcache_get(C, 16390));
 }
 
+/* ---- the type map (ww_relcache_set_type / ww_relcache_type) ------------ */
+
+Test(relcache, type_info_is_copied)
+{
+    cr_assert_null(ww_relcache_type(C, 16500));
+    char name[] = "public.amount";
+    struct ww_type_info t = {.oid = 16500,
+                             .typtype = 'd',
+                             .typcategory = 'N',
+                             .base_oid = 1700,
+                             .elem_oid = 0,
+                             .name = name};
+    ww_relcache_set_type(C, &t);
+    name[0] = 'X'; /* the cache kept its own copy */
+    t.base_oid = 23;
+    const struct ww_type_info *got = ww_relcache_type(C, 16500);
+    cr_assert_not_null(got);
+    cr_assert_eq(got->oid, 16500);
+    cr_assert_eq(got->typtype, 'd');
+    cr_assert_eq(got->typcategory, 'N');
+    cr_assert_eq(got->base_oid, 1700);
+    cr_assert_eq(got->elem_oid, 0);
+    cr_assert_str_eq(got->name, "public.amount");
+    cr_assert_neq(got->name, name);
+    cr_assert_str_eq(ww_relcache_type_name(C, 16500), "public.amount");
+    cr_assert_null(ww_relcache_type(C, 16501));
+    cr_assert_null(ww_relcache_get(C, 16500));
+}
+
+Test(relcache, type_info_is_replaced_in_place)
+{
+    struct ww_type_info t = {
+        .oid = 16600, .typtype = 'e', .typcategory = 'E', .name = (char *)"public.mood"};
+    ww_relcache_set_type(C, &t);
+    const struct ww_type_info *first = ww_relcache_type(C, 16600);
+    struct ww_type_info arr = {.oid = 16600,
+                               .typtype = 'b',
+                               .typcategory = 'A',
+                               .elem_oid = 16599,
+                               .name = (char *)"public._mood"};
+    ww_relcache_set_type(C, &arr);
+    const struct ww_type_info *second = ww_relcache_type(C, 16600);
+    cr_assert_eq(first, second, "the entry moved");
+    cr_assert_eq(second->typcategory, 'A');
+    cr_assert_eq(second->elem_oid, 16599);
+    cr_assert_str_eq(second->name, "public._mood");
+    /* no name at all is allowed */
+    struct ww_type_info anon = {.oid = 16600, .typtype = 'c', .typcategory = 'C'};
+    ww_relcache_set_type(C, &anon);
+    cr_assert_null(ww_relcache_type(C, 16600)->name);
+    cr_assert_null(ww_relcache_type_name(C, 16600));
+}
+
+/* A Type message names a type but says nothing of its kind: it does not
+ * make an entry for ww_relcache_type(); a later Type message renames an
+ * entry set from the catalog and keeps what it knew. */
+Test(relcache, type_messages_and_type_info_share_the_entry)
+{
+    struct ww_pgo_msg m = {.kind = WW_PGO_TYPE};
+    m.type.oid = 16700;
+    m.type.nspname = "ext";
+    m.type.typname = "hstore";
+    ww_relcache_update_type(C, &m);
+    cr_assert_str_eq(ww_relcache_type_name(C, 16700), "ext.hstore");
+    cr_assert_null(ww_relcache_type(C, 16700));
+
+    struct ww_type_info t = {
+        .oid = 16700, .typtype = 'b', .typcategory = 'U', .name = (char *)"public.hstore"};
+    ww_relcache_set_type(C, &t);
+    cr_assert_str_eq(ww_relcache_type(C, 16700)->name, "public.hstore");
+    cr_assert_str_eq(ww_relcache_type_name(C, 16700), "public.hstore");
+
+    m.type.nspname = "other";
+    ww_relcache_update_type(C, &m);
+    const struct ww_type_info *got = ww_relcache_type(C, 16700);
+    cr_assert_not_null(got);
+    cr_assert_eq(got->typcategory, 'U');
+    cr_assert_str_eq(got->name, "other.hstore");
+}
+
+/* 20,000 types (the map grows many times): every one found with its own
+ * contents, pointers taken early still valid. */
+Test(relcache, many_types)
+{
+    enum { N = 20000 };
+    const struct ww_type_info *early = NULL;
+    for (uint32_t i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "s.t%u", i);
+        struct ww_type_info t = {
+            .oid = 16384 + i * 7, .typtype = 'd', .typcategory = 'N', .base_oid = i, .name = name};
+        ww_relcache_set_type(C, &t);
+        if (i == 3)
+            early = ww_relcache_type(C, 16384 + 21);
+    }
+    for (uint32_t i = 0; i < N; i++) {
+        const struct ww_type_info *t = ww_relcache_type(C, 16384 + i * 7);
+        cr_assert_not_null(t, "type %u missing", i);
+        cr_assert_eq(t->base_oid, i);
+        char name[32];
+        snprintf(name, sizeof name, "s.t%u", i);
+        cr_assert_str_eq(t->name, name);
+        cr_assert_null(ww_relcache_type(C, 16384 + i * 7 + 1));
+    }
+    cr_assert_eq(early, ww_relcache_type(C, 16384 + 21));
+    cr_assert_str_eq(early->name, "s.t3");
+}
+
 Test(relcache, wrong_message_kinds_are_ignored)
 {
     struct ww_pgo_msg m = {.kind = WW_PGO_INSERT};
