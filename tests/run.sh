@@ -13,12 +13,13 @@ cd "$(dirname "$0")/.."
 deploy/install-deps.sh test || { echo "run.sh: installing dependencies failed" >&2; exit 1; }
 
 build=${WW_BUILD_DIR:-build-tests}
-if [ ! -f "$build/build.ninja" ]; then
-    meson setup "$build" -Dwerror=true >/dev/null || { echo "run.sh: meson setup failed" >&2; exit 1; }
-fi
-ninja -C "$build" >/dev/null || { ninja -C "$build"; echo "run.sh: build failed" >&2; exit 1; }
+# The same build script as the container image (deploy/Dockerfile); a debug
+# build type keeps assert() on for the tests.
+deploy/build.sh --builddir "$build" --buildtype debugoptimized -Dwerror=true ||
+    { echo "run.sh: build failed" >&2; exit 1; }
 
 export WW_SERVICES_DIR=${WW_SERVICES_DIR:-/tmp/walwire-services-$$}
+export WW_KAFKA_MOCK="$(cd "$build" && pwd)/tests/kafka_mock/kafka_mock"
 tests/services.sh start >/dev/null || { echo "run.sh: starting the test servers failed" >&2; exit 1; }
 trap 'tests/services.sh stop' EXIT
 set -a

@@ -2,17 +2,26 @@
 # Start and stop the real servers the integration tests talk to, on
 # loopback ports that are free, in a throwaway directory.
 #
-#   tests/services.sh start     PostgreSQL 15 (wal_level=logical), redis-server
-#                               (WW_SERVICES="pg" starts only PostgreSQL)
+#   tests/services.sh start     PostgreSQL 15 (wal_level=logical), redis-server,
+#                               the Kafka mock cluster (WW_SERVICES, default
+#                               "pg redis kafka"; "pg" starts only PostgreSQL)
 #   tests/services.sh stop
 #   tests/services.sh env       print the variables the tests read
 #   tests/services.sh pg-restart | pg-stop | pg-start   (fault tests)
+#   tests/services.sh kafka CMD...   a command to the Kafka mock (down, up,
+#                               errors Produce MSG_SIZE_TOO_LARGE, ...: see
+#                               tests/kafka_mock/kafka_mock.c)
 #
 # State lives in $WW_SERVICES_DIR (default /tmp/walwire-services); the
 # variables are written to $WW_SERVICES_DIR/env as shell assignments:
 #   WW_TEST_PGHOST WW_TEST_PGPORT WW_TEST_PGUSER WW_TEST_PGPASSWORD
 #   WW_TEST_PGBIN WW_TEST_PGDATA WW_TEST_REDIS_PORT WW_SERVICES_DIR
+#   WW_TEST_KAFKA_BROKERS (bootstrap servers) WW_TEST_KAFKA_CONTROL (the
+#   mock's control socket)
 # PostgreSQL refuses to run as root, so it runs as the postgres user.
+# The Kafka mock is built, not installed: WW_KAFKA_MOCK names the binary
+# (tests/run.sh sets it to <build>/tests/kafka_mock/kafka_mock); without it
+# Kafka is skipped. The Kafka suites start private mocks of their own.
 set -euo pipefail
 
 dir=${WW_SERVICES_DIR:-/tmp/walwire-services}
@@ -100,12 +109,43 @@ start_redis() {
     echo "WW_TEST_REDIS_PORT=$port" >>"$dir/env"
 }
 
+start_kafka() {
+    local mock=${WW_KAFKA_MOCK:-}
+    if [ -z "$mock" ] || [ ! -x "$mock" ]; then
+        echo "services: kafka skipped: set WW_KAFKA_MOCK to the built tests/kafka_mock/kafka_mock" >&2
+        return 0
+    fi
+    mkdir -p "$dir/kafka"
+    "$mock" --control "$dir/kafka/control.sock" </dev/null >"$dir/kafka/bootstrap" \
+        2>"$dir/kafka/mock.log" &
+    echo $! >"$dir/kafka/mock.pid"
+    wait_for 20 kafka_mock test -S "$dir/kafka/control.sock" -a -s "$dir/kafka/bootstrap"
+    echo "WW_TEST_KAFKA_BROKERS=$(head -n 1 "$dir/kafka/bootstrap")" >>"$dir/env"
+    echo "WW_TEST_KAFKA_CONTROL=$dir/kafka/control.sock" >>"$dir/env"
+}
+
+# One command line to the mock's control socket; prints its reply.
+kafka_cmd() {
+    python3 - "$dir/kafka/control.sock" "$*" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+reply = s.makefile().readline().strip()
+print(reply)
+sys.exit(0 if reply.startswith("ok") else 1)
+PY
+}
+
 stop_all() {
     if [ -f "$pgdata/postmaster.pid" ]; then
         as_postgres "$pgbin/pg_ctl" -D "$pgdata" -m immediate -w stop >/dev/null 2>&1 || true
     fi
     if [ -f "$dir/redis/redis.pid" ]; then
         kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    fi
+    if [ -f "$dir/kafka/mock.pid" ]; then
+        kill "$(cat "$dir/kafka/mock.pid")" 2>/dev/null || true
     fi
     rm -rf "$dir"
 }
@@ -117,9 +157,10 @@ start)
     chmod 755 "$dir"
     : >"$dir/env"
     echo "WW_SERVICES_DIR=$dir" >>"$dir/env"
-    services=${WW_SERVICES:-pg redis}
+    services=${WW_SERVICES:-pg redis kafka}
     [[ " $services " == *" pg "* ]] && start_pg
     [[ " $services " == *" redis "* ]] && start_redis
+    [[ " $services " == *" kafka "* ]] && start_kafka
     cat "$dir/env"
     ;;
 stop) stop_all ;;
@@ -127,5 +168,6 @@ env) cat "$dir/env" ;;
 pg-stop) as_postgres "$pgbin/pg_ctl" -D "$pgdata" -m fast -w stop >/dev/null ;;
 pg-start) as_postgres "$pgbin/pg_ctl" -D "$pgdata" -l "$dir/pg/server.log" -w -t 60 start >/dev/null ;;
 pg-restart) as_postgres "$pgbin/pg_ctl" -D "$pgdata" -l "$dir/pg/server.log" -m fast -w -t 60 restart >/dev/null ;;
-*) echo "usage: $0 start|stop|env|pg-stop|pg-start|pg-restart" >&2; exit 2 ;;
+kafka) shift; kafka_cmd "$@" ;;
+*) echo "usage: $0 start|stop|env|pg-stop|pg-start|pg-restart|kafka CMD..." >&2; exit 2 ;;
 esac
