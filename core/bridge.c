@@ -1,16 +1,14 @@
 #include "bridge.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bridge_int.h"
 #include "log.h"
-
-/* The prefix of heartbeat messages that walwire emits itself (issue 6):
- * they keep the slot moving and are not forwarded. */
-#define HEARTBEAT_PREFIX "walwire_heartbeat"
 
 /* A change the sink refused with -EAGAIN; one allocation holds the strings. */
 struct ww_pending_change {
@@ -24,18 +22,15 @@ struct ww_pending_change {
 static struct ww_bridge *g_bridge;
 
 static void on_sink_ack(void *token, int status);
-static void maybe_resume(struct ww_bridge *b);
-static void confirm_moved(struct ww_bridge *b);
 
-static int64_t now_ms(void)
+int64_t ww_bridge_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void fatal(struct ww_bridge *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fatal(struct ww_bridge *b, const char *fmt, ...)
+void ww_bridge_fatal(struct ww_bridge *b, const char *fmt, ...)
 {
     if (b->failed)
         return;
@@ -92,149 +87,10 @@ void ww_bridge_free(struct ww_bridge *b)
     free(b->lookup_types);
     free(b->lookup_keys);
     free(b->no_pk);
+    ww_bridge_tx_reset(b);
+    free(b->tx_cols);
     if (g_bridge == b)
         g_bridge = NULL;
-}
-
-/* ---- table filter ----------------------------------------------------- */
-
-static bool filter_lookup(const struct ww_bridge *b, uint32_t relid, bool *included)
-{
-    if (!b->filter_cap)
-        return false;
-    for (uint32_t i = relid * 2654435761u & (b->filter_cap - 1);; i = (i + 1) & (b->filter_cap - 1)) {
-        if (b->filter_keys[i] == relid) {
-            *included = b->filter_vals[i] == 2;
-            return true;
-        }
-        if (b->filter_vals[i] == 0)
-            return false;
-    }
-}
-
-static void filter_store(struct ww_bridge *b, uint32_t relid, bool included)
-{
-    /* Grow at half full; rehash every entry. */
-    uint32_t used = 0;
-    for (uint32_t i = 0; i < b->filter_cap; i++)
-        used += b->filter_vals[i] != 0;
-    if ((used + 1) * 2 > b->filter_cap) {
-        uint32_t oldcap = b->filter_cap;
-        uint32_t *ok = b->filter_keys;
-        uint8_t *ov = b->filter_vals;
-        b->filter_cap = oldcap ? oldcap * 2 : 64;
-        b->filter_keys = calloc(b->filter_cap, sizeof *b->filter_keys);
-        b->filter_vals = calloc(b->filter_cap, 1);
-        if (!b->filter_keys || !b->filter_vals)
-            abort();
-        for (uint32_t i = 0; i < oldcap; i++)
-            if (ov[i])
-                filter_store(b, ok[i], ov[i] == 2);
-        free(ok);
-        free(ov);
-    }
-    uint32_t i = relid * 2654435761u & (b->filter_cap - 1);
-    while (b->filter_vals[i] != 0 && b->filter_keys[i] != relid)
-        i = (i + 1) & (b->filter_cap - 1);
-    b->filter_keys[i] = relid;
-    b->filter_vals[i] = included ? 2 : 1;
-}
-
-/* Is the relation in [source] tables (or are all tables wanted)? */
-static bool relation_wanted(const struct ww_bridge *b, const struct ww_relation *rel)
-{
-    if (b->cfg->ntables == 0)
-        return true;
-    bool included;
-    if (filter_lookup(b, rel->relid, &included))
-        return included;
-    return true;
-}
-
-static void note_relation(struct ww_bridge *b, const struct ww_relation *rel)
-{
-    if (b->cfg->ntables) {
-        size_t sl = strlen(rel->schema);
-        bool included = false;
-        for (size_t i = 0; i < b->cfg->ntables && !included; i++) {
-            const char *t = b->cfg->tables[i];
-            included = strncmp(t, rel->schema, sl) == 0 && t[sl] == '.' &&
-                       strcmp(t + sl + 1, rel->table) == 0;
-        }
-        filter_store(b, rel->relid, included);
-    }
-    /* REPLICA IDENTITY FULL flags every column: key by the primary key. */
-    if (rel->replident == WW_REPLIDENT_FULL && b->setup) {
-        const struct ww_full_key *k = ww_setup_full_key(b->setup, rel->schema, rel->table);
-        if (k)
-            ww_relcache_set_key(b->rels, rel->relid, (const char *const *)k->cols, k->ncols);
-    }
-}
-
-/* Append v to a growable uint32 array unless it is there already. */
-static void add_unique(uint32_t **arr, size_t *n, size_t *cap, uint32_t v)
-{
-    for (size_t i = 0; i < *n; i++)
-        if ((*arr)[i] == v)
-            return;
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 16;
-        uint32_t *a = realloc(*arr, *cap * sizeof *a);
-        if (!a)
-            abort();
-        *arr = a;
-    }
-    (*arr)[(*n)++] = v;
-}
-
-static bool contains(const uint32_t *arr, size_t n, uint32_t v)
-{
-    for (size_t i = 0; i < n; i++)
-        if (arr[i] == v)
-            return true;
-    return false;
-}
-
-/* Built-in types have oids below FirstGenbkiObjectId (10000); the encoder
- * knows them. Anything above comes from CREATE TYPE or an extension. */
-#define WW_FIRST_NON_BUILTIN_OID 10000u
-
-/* Queue what the catalog must tell about rel; true when anything was. */
-static bool queue_lookups(struct ww_bridge *b, const struct ww_relation *rel)
-{
-    if (!b->catalog_needed)
-        return false;
-    size_t before = b->nlookup_types + b->nlookup_keys;
-    for (uint16_t i = 0; i < rel->ncols; i++) {
-        uint32_t oid = rel->cols[i].type_oid;
-        if (oid >= WW_FIRST_NON_BUILTIN_OID && !ww_relcache_type(b->rels, oid))
-            add_unique(&b->lookup_types, &b->nlookup_types, &b->lookup_types_cap, oid);
-    }
-    if (rel->replident == WW_REPLIDENT_FULL && rel->nkeys == 0 &&
-        !contains(b->no_pk, b->nno_pk, rel->relid))
-        add_unique(&b->lookup_keys, &b->nlookup_keys, &b->lookup_keys_cap, rel->relid);
-    return b->nlookup_types + b->nlookup_keys > before;
-}
-
-void ww_bridge_take_lookups(struct ww_bridge *b, uint32_t **types, size_t *ntypes,
-                            uint32_t **relids, size_t *nrelids)
-{
-    *types = b->lookup_types;
-    *ntypes = b->nlookup_types;
-    *relids = b->lookup_keys;
-    *nrelids = b->nlookup_keys;
-    b->lookup_types = b->lookup_keys = NULL;
-    b->nlookup_types = b->lookup_types_cap = b->nlookup_keys = b->lookup_keys_cap = 0;
-}
-
-void ww_bridge_set_primary_key(struct ww_bridge *b, uint32_t relid, const char *const *cols,
-                               size_t n)
-{
-    if (n == 0) {
-        add_unique(&b->no_pk, &b->nno_pk, &b->no_pk_cap, relid);
-        return;
-    }
-    ww_relcache_set_key(b->rels, relid, cols, n);
 }
 
 /* ---- emitting ---------------------------------------------------------- */
@@ -295,13 +151,13 @@ static int offer(struct ww_bridge *b, const struct ww_change *c, void *token)
         b->sink_blocked = true;
         return r;
     }
-    fatal(b, "the sink refused a change of %s.%s: %s", c->schema, c->table, strerror(-r));
+    ww_bridge_fatal(b, "the sink refused a change of %s.%s: %s", c->schema, c->table, strerror(-r));
     return r;
 }
 
 /* Hand the encoder's output to the sink as change c (whose position
  * fields the caller filled) of tracker transaction tx_seq. */
-static void emit(struct ww_bridge *b, struct ww_change *c, uint32_t tx_seq)
+void ww_bridge_emit(struct ww_bridge *b, struct ww_change *c, uint32_t tx_seq)
 {
     c->key = b->enc.key_null ? NULL : b->enc.key.data;
     c->key_len = b->enc.key_null ? 0 : b->enc.key.len;
@@ -313,7 +169,7 @@ static void emit(struct ww_bridge *b, struct ww_change *c, uint32_t tx_seq)
 }
 
 /* A change of the transaction being read. */
-static void emit_tx(struct ww_bridge *b, char op, const char *schema, const char *table,
+void ww_bridge_emit_tx(struct ww_bridge *b, char op, const char *schema, const char *table,
                     ww_lsn lsn)
 {
     struct ww_change c = {
@@ -326,152 +182,7 @@ static void emit_tx(struct ww_bridge *b, char op, const char *schema, const char
         .xid = b->xid,
         .commit_time_us = b->commit_time_us,
     };
-    emit(b, &c, b->tx_seq);
-}
-
-/* ---- messages --------------------------------------------------------- */
-
-static void protocol_error(struct ww_bridge *b, ww_lsn lsn, const char *what)
-{
-    char l[WW_LSN_STRLEN];
-    fatal(b, "replication protocol error at %s: %s", ww_lsn_format(lsn, l), what);
-}
-
-/* Does an UPDATE move the row to another event key? The old tuple holds
- * the key columns only when the replica identity changed ('K'), or the
- * whole row (REPLICA IDENTITY FULL): compare the key columns then. */
-static bool key_changed(const struct ww_relation *rel, const struct ww_pgo_tuple *old,
-                        const struct ww_pgo_tuple *new)
-{
-    if (rel->nkeys == 0 || old->ncols != rel->ncols || new->ncols != rel->ncols)
-        return false;
-    for (uint16_t k = 0; k < rel->nkeys; k++) {
-        const struct ww_pgo_value *a = &old->values[rel->key_cols[k]];
-        const struct ww_pgo_value *n = &new->values[rel->key_cols[k]];
-        if (n->kind == WW_PGO_UNCHANGED)
-            continue; /* a TOASTed key column that did not change */
-        if (a->kind != n->kind || a->len != n->len ||
-            (a->len && memcmp(a->data, n->data, a->len) != 0))
-            return true;
-    }
-    return false;
-}
-
-static void on_row_change(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn lsn,
-                          int64_t ts_ms)
-{
-    const struct ww_relation *rel = ww_relcache_get(b->rels, m->change.relid);
-    if (!rel) {
-        char what[96];
-        snprintf(what, sizeof what, "change for relation %u before its Relation message",
-                 m->change.relid);
-        protocol_error(b, lsn, what);
-        return;
-    }
-    if (!b->in_tx) {
-        protocol_error(b, lsn, "row change outside a transaction");
-        return;
-    }
-    if (!relation_wanted(b, rel)) {
-        b->stats.skipped++;
-        return;
-    }
-    const struct ww_pgo_tuple *before = m->change.old_kind ? &m->change.old_tuple : NULL;
-    const struct ww_pgo_tuple *after = NULL;
-    char op;
-    switch (m->kind) {
-    case WW_PGO_INSERT: op = WW_OP_CREATE; after = &m->change.new_tuple; break;
-    case WW_PGO_UPDATE: op = WW_OP_UPDATE; after = &m->change.new_tuple; break;
-    default: op = WW_OP_DELETE; break;
-    }
-    struct ww_event_source src = {
-        .lsn = lsn, .xid = b->xid, .commit_time_us = b->commit_time_us,
-        .snapshot = "false", .now_ms = ts_ms,
-    };
-    if (op == WW_OP_UPDATE && before && key_changed(rel, before, after)) {
-        /* As Debezium does: the row under its old key is deleted (the sink
-         * follows a delete with a tombstone) and created under the new. */
-        if (ww_encode_row(&b->enc, WW_OP_DELETE, rel, before, NULL, &src) < 0) {
-            protocol_error(b, lsn, b->enc.errmsg);
-            return;
-        }
-        emit_tx(b, WW_OP_DELETE, rel->schema, rel->table, lsn);
-        op = WW_OP_CREATE;
-        before = NULL;
-    }
-    if (ww_encode_row(&b->enc, op, rel, before, after, &src) < 0) {
-        protocol_error(b, lsn, b->enc.errmsg);
-        return;
-    }
-    emit_tx(b, op, rel->schema, rel->table, lsn);
-}
-
-static void on_truncate(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn lsn,
-                        int64_t ts_ms)
-{
-    struct ww_event_source src = {
-        .lsn = lsn, .xid = b->xid, .commit_time_us = b->commit_time_us,
-        .snapshot = "false", .now_ms = ts_ms,
-    };
-    for (uint32_t i = 0; i < m->truncate.nrelids && !b->failed; i++) {
-        const struct ww_relation *rel = ww_relcache_get(b->rels, m->truncate.relids[i]);
-        if (!rel) {
-            protocol_error(b, lsn, "truncate of a relation before its Relation message");
-            return;
-        }
-        if (!relation_wanted(b, rel))
-            continue;
-        if (ww_encode_truncate(&b->enc, rel, m->truncate.options, &src) < 0) {
-            protocol_error(b, lsn, b->enc.errmsg);
-            return;
-        }
-        emit_tx(b, WW_OP_TRUNCATE, rel->schema, rel->table, lsn);
-    }
-}
-
-static void on_message(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_lsn lsn,
-                       int64_t ts_ms)
-{
-    if (strcmp(m->message.prefix, HEARTBEAT_PREFIX) == 0) {
-        /* Not forwarded; but its position may be confirmed when nothing is
-         * in flight, which is what keeps an idle slot moving. */
-        b->stats.heartbeats++;
-        if (!b->in_tx && ww_tracker_keepalive(&b->tracker, m->message.lsn))
-            confirm_moved(b);
-        return;
-    }
-    bool transactional = m->message.flags & WW_PGO_MESSAGE_TRANSACTIONAL;
-    if (transactional && !b->in_tx) {
-        protocol_error(b, lsn, "transactional message outside a transaction");
-        return;
-    }
-    struct ww_event_source src = {
-        .lsn = m->message.lsn, .xid = transactional ? b->xid : 0,
-        .commit_time_us = transactional ? b->commit_time_us : 0,
-        .snapshot = "false", .now_ms = ts_ms,
-    };
-    if (ww_encode_message(&b->enc, transactional, m->message.prefix, m->message.content,
-                          m->message.content_len, &src) < 0) {
-        protocol_error(b, lsn, b->enc.errmsg);
-        return;
-    }
-    if (transactional) {
-        emit_tx(b, WW_OP_MESSAGE, "", m->message.prefix, m->message.lsn);
-        return;
-    }
-    /* A non-transactional message stands alone: a transaction of its own
-     * that confirms nothing (keepalives move the position past it once it
-     * is acked). */
-    struct ww_change c = {
-        .op = WW_OP_MESSAGE,
-        .schema = "",
-        .table = m->message.prefix,
-        .lsn = m->message.lsn,
-        .commit_lsn = m->message.lsn,
-    };
-    uint32_t seq = ww_tracker_begin(&b->tracker);
-    emit(b, &c, seq);
-    ww_tracker_commit(&b->tracker, seq, 0);
+    ww_bridge_emit(b, &c, b->tx_seq);
 }
 
 /* After a message or row: may the reader go on, or must it pause? */
@@ -485,7 +196,7 @@ static bool keep_reading(struct ww_bridge *b)
     return true;
 }
 
-static void confirm_moved(struct ww_bridge *b)
+void ww_bridge_confirm_moved(struct ww_bridge *b)
 {
     if (b->stream)
         ww_stream_confirm(b->stream, b->tracker.confirmed);
@@ -497,14 +208,14 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
         return false;
     struct ww_pgo_msg m;
     if (ww_pgo_decode(&b->dec, payload, len, &m) < 0) {
-        protocol_error(b, data_start, b->dec.errmsg);
+        ww_bridge_protocol_error(b, data_start, b->dec.errmsg);
         return false;
     }
-    int64_t ts = now_ms();
+    int64_t ts = ww_bridge_now_ms();
     switch (m.kind) {
     case WW_PGO_BEGIN:
         if (b->in_tx) {
-            protocol_error(b, data_start, "Begin inside a transaction");
+            ww_bridge_protocol_error(b, data_start, "Begin inside a transaction");
             break;
         }
         b->in_tx = true;
@@ -513,17 +224,19 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
         b->final_lsn = m.begin.final_lsn;
         b->commit_time_us = m.begin.commit_time + WW_PG_EPOCH_OFFSET_US;
         b->seq_in_tx = 0;
+        ww_bridge_tx_reset(b);
         break;
     case WW_PGO_COMMIT:
         if (!b->in_tx) {
-            protocol_error(b, data_start, "Commit outside a transaction");
+            ww_bridge_protocol_error(b, data_start, "Commit outside a transaction");
             break;
         }
+        ww_bridge_tx_end(b, data_start);
         b->in_tx = false;
         b->stats.transactions++;
         b->stats.last_commit_time_us = m.commit.commit_time + WW_PG_EPOCH_OFFSET_US;
         if (ww_tracker_commit(&b->tracker, b->tx_seq, m.commit.end_lsn))
-            confirm_moved(b);
+            ww_bridge_confirm_moved(b);
         break;
     case WW_PGO_RELATION:
         ww_bridge_add_relation(b, &m);
@@ -534,38 +247,19 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
     case WW_PGO_INSERT:
     case WW_PGO_UPDATE:
     case WW_PGO_DELETE:
-        on_row_change(b, &m, data_start, ts);
+        ww_bridge_on_row_change(b, &m, data_start, ts);
         break;
     case WW_PGO_TRUNCATE:
-        on_truncate(b, &m, data_start, ts);
+        ww_bridge_on_truncate(b, &m, data_start, ts);
         break;
     case WW_PGO_MESSAGE:
-        on_message(b, &m, data_start, ts);
+        ww_bridge_on_message(b, &m, data_start, ts);
         break;
     case WW_PGO_ORIGIN:
     default:
         break;
     }
     return keep_reading(b);
-}
-
-void ww_bridge_add_relation(struct ww_bridge *b, const struct ww_pgo_msg *relation)
-{
-    ww_relcache_update(b->rels, relation);
-    const struct ww_relation *rel = ww_relcache_get(b->rels, relation->relation.relid);
-    note_relation(b, rel);
-    if (queue_lookups(b, rel) && !b->waiting_catalog) {
-        b->waiting_catalog = true;
-        b->catalog_needed(b);
-    }
-}
-
-void ww_bridge_catalog_done(struct ww_bridge *b)
-{
-    b->waiting_catalog = false;
-    /* Whoever waited (the stream, or a snapshot not started yet) goes on. */
-    b->reading_paused = true;
-    maybe_resume(b);
 }
 
 /* ---- snapshot ----------------------------------------------------------- */
@@ -583,14 +277,14 @@ bool ww_bridge_snapshot_row(struct ww_bridge *b, const struct ww_relation *rel,
 {
     if (b->stopping || b->failed)
         return false;
-    if (!relation_wanted(b, rel))
+    if (!ww_bridge_relation_wanted(b, rel))
         return true;
     struct ww_event_source src = {
         .lsn = b->snap_lsn, .xid = 0, .commit_time_us = b->snap_time_us,
-        .snapshot = last ? "last" : "true", .now_ms = now_ms(),
+        .snapshot = last ? "last" : "true", .now_ms = ww_bridge_now_ms(),
     };
     if (ww_encode_row(&b->enc, WW_OP_READ, rel, NULL, row, &src) < 0) {
-        fatal(b, "snapshot of %s.%s: %s", rel->schema, rel->table, b->enc.errmsg);
+        ww_bridge_fatal(b, "snapshot of %s.%s: %s", rel->schema, rel->table, b->enc.errmsg);
         return false;
     }
     /* Below every streamed transaction's commit LSN (sink.h). */
@@ -604,7 +298,7 @@ bool ww_bridge_snapshot_row(struct ww_bridge *b, const struct ww_relation *rel,
         .commit_time_us = b->snap_time_us,
         .snapshot = 1,
     };
-    emit(b, &c, b->snap_seq);
+    ww_bridge_emit(b, &c, b->snap_seq);
     return keep_reading(b);
 }
 
@@ -618,11 +312,11 @@ void ww_bridge_keepalive(struct ww_bridge *b, ww_lsn wal_end)
     if (b->stopping || b->failed || b->in_tx)
         return;
     if (ww_tracker_keepalive(&b->tracker, wal_end))
-        confirm_moved(b);
+        ww_bridge_confirm_moved(b);
 }
 
 /* Resume reading when nothing holds it back any more. */
-static void maybe_resume(struct ww_bridge *b)
+void ww_bridge_maybe_resume(struct ww_bridge *b)
 {
     if (!b->reading_paused || b->stopping || b->failed || b->sink_blocked || b->npending ||
         b->waiting_catalog ||
@@ -649,7 +343,7 @@ void ww_bridge_sink_resume(struct ww_bridge *b)
         b->npending--;
         free(p);
     }
-    maybe_resume(b);
+    ww_bridge_maybe_resume(b);
 }
 
 static void on_sink_ack(void *token, int status)
@@ -663,13 +357,13 @@ static void on_sink_ack(void *token, int status)
         if (status == -ECANCELED && b->stopping)
             return;
         b->stats.sink_errors++;
-        fatal(b, "the sink could not deliver a change: %s", strerror(-status));
+        ww_bridge_fatal(b, "the sink could not deliver a change: %s", strerror(-status));
         return;
     }
     b->stats.acks++;
     if (ww_tracker_ack(&b->tracker, token))
-        confirm_moved(b);
-    maybe_resume(b);
+        ww_bridge_confirm_moved(b);
+    ww_bridge_maybe_resume(b);
     if (ww_bridge_outstanding(b) == 0 && b->on_drained)
         b->on_drained(b);
 }
@@ -695,6 +389,7 @@ void ww_bridge_reset_stream(struct ww_bridge *b)
     ww_tracker_free(&b->tracker);
     ww_tracker_init(&b->tracker, confirmed);
     b->in_tx = false;
+    ww_bridge_tx_reset(b);
     b->sink_blocked = false;
     b->reading_paused = false;
     b->stopping = false;

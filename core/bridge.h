@@ -81,6 +81,15 @@ struct ww_bridge {
     int64_t commit_time_us; /* Unix epoch */
     uint32_t seq_in_tx;
 
+    /* Transaction metadata ([format] transactions): BEGIN is emitted with
+     * the transaction's first event, END at its Commit. */
+    char tx_id[48];     /* "<txId>:<commit LSN>" */
+    bool tx_begun;
+    uint64_t tx_events; /* data events of the transaction so far */
+    struct ww_tx_collection *tx_cols; /* per table (names owned) */
+    size_t ntx_cols, tx_cols_cap;
+    struct ww_event_tx tx_cur; /* the block of the event being encoded */
+
     /* Changes refused with -EAGAIN, oldest first. */
     struct ww_pending_change *pend_head, *pend_tail;
     uint32_t npending;

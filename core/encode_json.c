@@ -196,7 +196,17 @@ static void put_envelope_tail(struct ww_encoder *e, char op, const struct ww_eve
         e->now_cached_ms = src->now_ms;
     }
     ww_buf_append(b, e->now_digits, e->now_len);
-    ww_buf_puts(b, ",\"transaction\":null}");
+    if (!src->tx) {
+        ww_buf_puts(b, ",\"transaction\":null}");
+        return;
+    }
+    ww_buf_puts(b, ",\"transaction\":{\"id\":");
+    ww_json_string(b, src->tx->id, strlen(src->tx->id));
+    ww_buf_puts(b, ",\"total_order\":");
+    ww_buf_put_u64(b, src->tx->total_order);
+    ww_buf_puts(b, ",\"data_collection_order\":");
+    ww_buf_put_u64(b, src->tx->data_collection_order);
+    ww_buf_puts(b, "}}");
 }
 
 /* True when column i of after is an unchanged TOAST value that before

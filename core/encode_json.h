@@ -48,12 +48,28 @@ struct ww_encoder_options {
 };
 
 /* What the envelope's source block says besides schema and table. */
+/* An event's place in its transaction ([format] transactions = true):
+ * the envelope's "transaction" block. */
+struct ww_event_tx {
+    const char *id;                 /* "<txId>:<commit LSN>" */
+    uint64_t total_order;           /* 1-based, among the transaction's events */
+    uint64_t data_collection_order; /* 1-based, among its events of this table */
+};
+
 struct ww_event_source {
     ww_lsn lsn;             /* source.lsn */
     uint32_t xid;           /* source.txId; 0 writes null */
     int64_t commit_time_us; /* source.ts_ms (converted), Unix epoch */
     const char *snapshot;   /* "false", "true" or "last" */
     int64_t now_ms;         /* envelope ts_ms: processing time, Unix epoch */
+    const struct ww_event_tx *tx; /* NULL writes "transaction":null */
+};
+
+/* One table's share of a transaction, for its END record. */
+struct ww_tx_collection {
+    const char *schema;
+    const char *table;
+    uint64_t event_count;
 };
 
 struct ww_encoder {
@@ -112,6 +128,20 @@ int ww_encode_truncate(struct ww_encoder *e, const struct ww_relation *rel, uint
 int ww_encode_message(struct ww_encoder *e, bool transactional, const char *prefix,
                       const char *content, size_t content_len,
                       const struct ww_event_source *src);
+
+/*
+ * Transaction metadata records, for the {prefix}.transaction topic, as
+ * Debezium writes them: key {"id":"<txId>:<commit LSN>"}, value
+ *   {"status":"BEGIN","id":"..","ts_ms":<commit ms>,"event_count":null,
+ *    "data_collections":null}
+ *   {"status":"END","id":"..","ts_ms":..,"event_count":3,
+ *    "data_collections":[{"data_collection":"public.users","event_count":3}]}
+ * (encode_tx.c). ncollections 0 with begin.
+ */
+void ww_encode_tx_begin(struct ww_encoder *e, const char *id, int64_t commit_time_us);
+void ww_encode_tx_end(struct ww_encoder *e, const char *id, int64_t commit_time_us,
+                      uint64_t event_count, const struct ww_tx_collection *collections,
+                      size_t ncollections);
 
 /* Append base64 (RFC 4648, with padding) of data to b. */
 void ww_base64(struct ww_buf *b, const unsigned char *data, size_t len);

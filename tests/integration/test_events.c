@@ -351,3 +351,47 @@ Test(events, idle_slot_moves_without_heartbeats_too, .timeout = 300)
     collect(&sc, 1);
     end(&sc);
 }
+
+/* [format] transactions = true: BEGIN and END records around each
+ * transaction's events, and every event says where it stands in it. */
+Test(events, transaction_metadata, .timeout = 120)
+{
+    struct scenario sc;
+    begin(&sc, "txmeta", "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY)",
+          "[format]\ntransactions = true\n");
+    wwt_exec(sc.c, "BEGIN; INSERT INTO a VALUES (1); INSERT INTO b VALUES (1); "
+                   "INSERT INTO a VALUES (2); COMMIT");
+    wwt_exec(sc.c, "INSERT INTO b VALUES (2)");
+    collect(&sc, 5 + 3);
+    /* BEGIN, a1, b1, a2, END */
+    const struct mj *begin_v = value(&sc, 0);
+    cr_assert_str_eq(mj_str(mj_get(begin_v, "status")), "BEGIN");
+    const char *id = mj_str(mj_get(begin_v, "id"));
+    cr_assert(id && strchr(id, ':'), "transaction id %s", id);
+    cr_assert_str_eq(mj_str(mj_get(mj_get(sc.ev[0], "key"), "id")), id);
+    cr_assert(mj_is_null(mj_get(begin_v, "event_count")));
+    long long want_total[] = {1, 2, 3}, want_dco[] = {1, 1, 2};
+    const char *want_table[] = {"a", "b", "a"};
+    for (int i = 0; i < 3; i++) {
+        const struct mj *v = value(&sc, (size_t)i + 1);
+        cr_assert_str_eq(mj_str(mj_path(v, "source.table")), want_table[i]);
+        cr_assert_str_eq(mj_str(mj_path(v, "transaction.id")), id);
+        cr_assert_eq(mj_int(mj_path(v, "transaction.total_order")), want_total[i]);
+        cr_assert_eq(mj_int(mj_path(v, "transaction.data_collection_order")), want_dco[i]);
+    }
+    const struct mj *end_v = value(&sc, 4);
+    cr_assert_str_eq(mj_str(mj_get(end_v, "status")), "END");
+    cr_assert_str_eq(mj_str(mj_get(end_v, "id")), id);
+    cr_assert_eq(mj_int(mj_get(end_v, "event_count")), 3);
+    const struct mj *cols = mj_get(end_v, "data_collections");
+    cr_assert(cols && cols->n == 2);
+    cr_assert_str_eq(mj_str(mj_get(mj_at(cols, 0), "data_collection")), "public.a");
+    cr_assert_eq(mj_int(mj_get(mj_at(cols, 0), "event_count")), 2);
+    cr_assert_str_eq(mj_str(mj_get(mj_at(cols, 1), "data_collection")), "public.b");
+    cr_assert_eq(mj_int(mj_get(mj_at(cols, 1), "event_count")), 1);
+    /* The second transaction: its own id. */
+    cr_assert_str_eq(mj_str(mj_get(value(&sc, 5), "status")), "BEGIN");
+    cr_assert_str_neq(mj_str(mj_get(value(&sc, 5), "id")), id);
+    cr_assert_str_eq(mj_str(mj_get(value(&sc, 7), "status")), "END");
+    end(&sc);
+}

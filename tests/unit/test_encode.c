@@ -1292,3 +1292,28 @@ Test(unit_encode, wide_row_is_json_and_does_not_reallocate)
     cr_assert_eq(enc.scratch.data, scratch, "scratch buffer was reallocated");
     value_str();
 }
+
+Test(unit_encode, transaction_records_and_block)
+{
+    ww_encode_tx_begin(&enc, "742:24023128", INT64_C(1700000000000999));
+    cr_assert_str_eq(key_str(), "{\"id\":\"742:24023128\"}");
+    cr_assert_str_eq(value_str(), "{\"status\":\"BEGIN\",\"id\":\"742:24023128\","
+                                  "\"ts_ms\":1700000000000,\"event_count\":null,"
+                                  "\"data_collections\":null}");
+    struct ww_tx_collection cols[] = {{"public", "users", 2}, {"s\"q", "t", 1}};
+    ww_encode_tx_end(&enc, "742:24023128", INT64_C(1700000000000999), 3, cols, 2);
+    cr_assert_str_eq(value_str(),
+                     "{\"status\":\"END\",\"id\":\"742:24023128\",\"ts_ms\":1700000000000,"
+                     "\"event_count\":3,\"data_collections\":[{\"data_collection\":"
+                     "\"public.users\",\"event_count\":2},{\"data_collection\":\"s\\\"q.t\","
+                     "\"event_count\":1}]}");
+    struct ww_event_tx tx = {"742:24023128", 2, 1};
+    struct ww_event_source s = src;
+    s.tx = &tx;
+    struct ww_pgo_value v[] = {T("1"), T("x"), NUL, T("1")};
+    struct ww_pgo_tuple after = {4, v};
+    cr_assert_eq(ww_encode_row(&enc, 'c', &users, NULL, &after, &s), 0);
+    cr_assert(strstr(value_str(), ",\"transaction\":{\"id\":\"742:24023128\",\"total_order\":2,"
+                                  "\"data_collection_order\":1}}"),
+              "%s", value_str());
+}

@@ -69,6 +69,13 @@ enum ww_op {
     WW_OP_READ = 'r',     /* a row read by the initial snapshot */
     WW_OP_TRUNCATE = 't', /* TRUNCATE, one event per table */
     WW_OP_MESSAGE = 'm',  /* pg_logical_emit_message() */
+    /* Transaction metadata records ([format] transactions = true), not row
+     * changes: schema and table are "", the key is {"id":"<txId>:<LSN>"},
+     * and sinks send them to their transaction topic or stream
+     * ("{prefix}.transaction" by default). BEGIN comes before the first
+     * event of a transaction, END after its last. */
+    WW_OP_TX_BEGIN = 'B',
+    WW_OP_TX_END = 'E',
 };
 
 /*
@@ -78,7 +85,8 @@ enum ww_op {
 struct ww_change {
     char op; /* enum ww_op */
     /* The table the change belongs to, NUL-terminated. For messages ('m'),
-     * schema is "" and table is the message prefix. */
+     * schema is "" and table is the message prefix; for transaction records
+     * ('B', 'E') both are "". */
     const char *schema;
     const char *table;
     /* Encoded key (JSON). NULL when the table has no key: the sink writes a
