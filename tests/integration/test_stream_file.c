@@ -161,7 +161,8 @@ Test(stream_file, inserts_updates_deletes_in_commit_order, .timeout = 300)
 
 struct committed_tx {
     int first_id, last_id;
-    uint64_t lsn_after; /* pg_current_wal_lsn() after COMMIT returned: >= its end */
+    uint64_t lsn_after; /* pg_current_wal_insert_lsn() after COMMIT: >= its end (the
+                         * write position may lag: synchronous_commit is off) */
 };
 
 struct writer {
@@ -182,7 +183,7 @@ static void *writer_main(void *arg)
                  first, last);
         wr->txs[t].first_id = first;
         wr->txs[t].last_id = last;
-        wr->txs[t].lsn_after = wwt_lsn(c, "SELECT pg_current_wal_lsn()");
+        wr->txs[t].lsn_after = wwt_lsn(c, "SELECT pg_current_wal_insert_lsn()");
         atomic_store(&wr->done_tx, t + 1);
     }
     PQfinish(c);

@@ -39,6 +39,15 @@ const char *wwt_env(const char *name)
     return v;
 }
 
+void wwt_services(const char *args)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "WW_SERVICES_DIR='%s' '%s/tests/services.sh' %s",
+             wwt_env("WW_SERVICES_DIR"), WW_SOURCE_ROOT, args);
+    int rc = system(cmd);
+    cr_assert_eq(rc, 0, "%s failed with %d", cmd, rc);
+}
+
 const char *wwt_walwire_bin(void)
 {
     return WW_BUILD_ROOT "/walwire";

@@ -75,6 +75,10 @@ size_t wwt_count_lines(const char *path);
 uint64_t wwt_file_size(const char *path);
 bool wwt_file_contains(const char *path, const char *needle);
 
+/* Run `tests/services.sh <args>` (e.g. "pg-restart") on the servers of this
+ * test run; fails the test when it fails. */
+void wwt_services(const char *args);
+
 /* Path of the built walwire and of the sink modules. */
 const char *wwt_walwire_bin(void);
 const char *wwt_sink_dir(void);
