@@ -83,6 +83,15 @@ int main(int argc, char **argv)
     /* A broken pipe on stdout (file sink with path = -) is an error to
      * handle, not a reason to die silently. */
     signal(SIGPIPE, SIG_IGN);
+    /* SIGINT/SIGTERM wait until `run` handles them (runner.c unblocks them
+     * once its handlers are in place), so a stop that comes during startup
+     * is still a clean shutdown. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    if (strcmp(cmd, "run") == 0)
+        sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 
     struct ww_config cfg;
     char err[1024];

@@ -12,7 +12,7 @@
  * encoder parses are always the same (core/encode_json.h). */
 #define WW_SESSION_OPTIONS                                                                         \
     "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=3 "          \
-    "-c bytea_output=hex -c client_encoding=UTF8"
+    "-c bytea_output=hex"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 15000
 
@@ -587,7 +587,7 @@ int ww_conninfo_build(const char *conninfo, const char *password_file, enum ww_c
             user_options = o->val;
             continue;
         }
-        if (strcmp(o->keyword, "replication") == 0)
+        if (strcmp(o->keyword, "replication") == 0 || strcmp(o->keyword, "client_encoding") == 0)
             continue;
         if (strcmp(o->keyword, "password") == 0)
             has_password = true;
@@ -598,6 +598,9 @@ int ww_conninfo_build(const char *conninfo, const char *password_file, enum ww_c
              user_options ? " " : "", WW_SESSION_OPTIONS);
     ci_add(out, "options", options);
     ci_add(out, "fallback_application_name", "walwire");
+    /* JSON is UTF-8; a SQL_ASCII database is read as it is instead
+     * (ww_conninfo_set, see runner_start.c). */
+    ci_add(out, "client_encoding", "UTF8");
     if (kind == WW_CONN_REPLICATION)
         ci_add(out, "replication", "database");
     PQconninfoFree(opts);
@@ -626,6 +629,21 @@ void ww_conninfo_free(struct ww_conninfo *ci)
     free(ci->keywords);
     free(ci->values);
     memset(ci, 0, sizeof *ci);
+}
+
+void ww_conninfo_set(struct ww_conninfo *ci, const char *keyword, const char *value)
+{
+    for (size_t i = 0; i < ci->n; i++) {
+        if (strcmp(ci->keywords[i], keyword) == 0) {
+            char *v = strdup(value);
+            if (!v)
+                abort();
+            free(ci->values[i]);
+            ci->values[i] = v;
+            return;
+        }
+    }
+    ci_add(ci, keyword, value);
 }
 
 const char *ww_conninfo_get(const struct ww_conninfo *ci, const char *keyword)

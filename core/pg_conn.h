@@ -138,7 +138,8 @@ enum ww_conn_kind {
 };
 
 /* Parse conninfo (key=value or URI), add walwire's session settings
- * (DateStyle, TimeZone, ... appended to any "options" the user gave),
+ * (DateStyle, TimeZone, ... appended to any "options" the user gave;
+ * client_encoding UTF8),
  * application_name "walwire" unless set, replication=database for
  * WW_CONN_REPLICATION, and the password from password_file when given and
  * conninfo has none. 0, or -EINVAL with a message in err that never quotes
@@ -149,6 +150,8 @@ void ww_conninfo_free(struct ww_conninfo *ci);
 /* The conninfo as "host=db port=5432 dbname=app user=walwire" for logs:
  * every parameter except password/sslpassword, which never appear. */
 void ww_conninfo_redact(const char *conninfo, char *out, size_t outlen);
+/* Set (or add) a parameter of ci; copies value. */
+void ww_conninfo_set(struct ww_conninfo *ci, const char *keyword, const char *value);
 /* The value of a parameter in ci, or NULL. */
 const char *ww_conninfo_get(const struct ww_conninfo *ci, const char *keyword);
 

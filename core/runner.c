@@ -10,6 +10,11 @@
 #include "log.h"
 #include "runner_int.h"
 
+/* A stream that lived this long before failing counts as healthy. */
+#define STREAM_HEALTHY_MS 60000
+/* Failures in a row without progress before walwire gives up. */
+#define STUCK_FAILURES_MAX 5
+
 /* ---- closing ---------------------------------------------------------- */
 
 static void on_repl_closed(struct ww_pgconn *c)
@@ -228,9 +233,15 @@ static void on_stream_end(void *arg, int status, const char *msg)
     r->bridge.stream = NULL;
     ww_upkeep_streaming(&r->upkeep, false);
     if (r->stream.started) {
-        /* It worked until now: a reconnect starts from the first delay. */
         r->streamed_once = true;
-        r->backoff_ms = WW_BACKOFF_FIRST_MS;
+        /* A stream that moved the slot, or lived a while, worked: the next
+         * reconnect starts from the first delay. One that fails again and
+         * again at the same position will not heal by retrying. */
+        bool progressed = r->bridge.tracker.confirmed > r->stream_start_confirmed ||
+                          uv_now(r->loop) - r->stream_started_ms > STREAM_HEALTHY_MS;
+        r->stuck_failures = progressed ? 0 : r->stuck_failures + 1;
+        if (progressed)
+            r->backoff_ms = WW_BACKOFF_FIRST_MS;
     }
     if (r->phase == P_STOPPING || r->phase == P_CLOSING) {
         if (status < 0)
@@ -252,6 +263,20 @@ static void on_stream_end(void *arg, int status, const char *msg)
         ww_runner_close_repl(r);
         r->phase = P_STARTING;
         ww_runner_wait_for_slot(r, atoi(p + strlen("is active for PID")));
+        return;
+    }
+    if (msg && strstr(msg, "publication") && strstr(msg, "does not exist")) {
+        ww_runner_fail(r, "%s. The slot cannot stream past the change where the publication "
+                       "went missing, even if it is created again: drop the slot with SELECT "
+                       "pg_drop_replication_slot('%s'); and start walwire again (it takes a new "
+                       "snapshot)", msg, r->cfg->slot);
+        return;
+    }
+    if (r->stuck_failures >= STUCK_FAILURES_MAX) {
+        char lsn[WW_LSN_STRLEN];
+        ww_runner_fail(r, "the replication stream failed %d times in a row at %s without "
+                       "moving: %s", r->stuck_failures,
+                       ww_lsn_format(r->bridge.tracker.confirmed, lsn), msg ? msg : "");
         return;
     }
     if (!r->streamed_once || !retryable(r, msg)) {
@@ -279,6 +304,8 @@ void ww_runner_start_streaming(struct runner *r)
         return;
     }
     ww_upkeep_streaming(&r->upkeep, true);
+    r->stream_start_confirmed = confirmed;
+    r->stream_started_ms = uv_now(r->loop);
 }
 
 /* ---- sink host callbacks ---------------------------------------------- */
@@ -329,8 +356,7 @@ int ww_run(const struct ww_config *cfg)
     ww_sink_host_init(&r->host, &loop, cfg, on_host_resume, on_host_fail, r);
     int rc = r->mod.ops.open(&r->host.host, &r->sink);
     if (rc < 0) {
-        if (!r->host.config_errors)
-            ww_error("walwire", "sink %s could not start: %s", cfg->sink_type, strerror(-rc));
+        /* The sink said what is wrong itself (sink.h: open logs its errors). */
         code = r->host.config_errors ? 2 : 1;
         r->sink = NULL;
         uv_run(&loop, UV_RUN_DEFAULT); /* let the sink's closed handles finish */
@@ -344,6 +370,12 @@ int ww_run(const struct ww_config *cfg)
     r->sigint.data = r->sigterm.data = r;
     uv_signal_start(&r->sigint, on_signal, SIGINT);
     uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+    /* main() blocked them until now: one that came early is delivered. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
     ww_stream_init(&r->stream, &loop, cfg->status_interval_ms);
 
     ww_pgconn_init(&r->control, &loop, "control");

@@ -83,6 +83,9 @@ struct runner {
     uint64_t backoff_ms;
     bool streamed_once;
     bool stream_ended;
+    ww_lsn stream_start_confirmed; /* the confirmed position the stream began at */
+    uint64_t stream_started_ms;    /* uv_now() when it began */
+    int stuck_failures;            /* stream failures in a row without progress */
 };
 
 /* A runtime failure: log it once, shut down, exit 1. */

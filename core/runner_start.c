@@ -391,6 +391,24 @@ static void on_setup_done(struct ww_setup *st, int status)
     plan_start(r);
 }
 
+static void run_setup(struct runner *r)
+{
+    r->setup.data = r;
+    ww_setup_run(&r->setup, r->cfg, &r->control, on_setup_done);
+}
+
+static void on_encoding_set(struct ww_pgconn *c, int status, PGresult *res, void *arg)
+{
+    struct runner *r = arg;
+    if (r->phase != P_STARTING)
+        return;
+    if (status < 0) {
+        ww_runner_fail(r, "setting client_encoding failed: %s", c->errmsg);
+        return;
+    }
+    run_setup(r);
+}
+
 void ww_runner_on_control_connected(struct ww_pgconn *c, int status)
 {
     struct runner *r = c->data;
@@ -400,7 +418,20 @@ void ww_runner_on_control_connected(struct ww_pgconn *c, int status)
         ww_runner_fail(r, "cannot connect to PostgreSQL (%s): %s", r->where, c->errmsg);
         return;
     }
-    r->setup.data = r;
-    ww_setup_run(&r->setup, r->cfg, &r->control, on_setup_done);
+    /* A SQL_ASCII database holds bytes in no particular encoding, and the
+     * server refuses to hand out bytes that are not UTF-8 to a UTF8 client:
+     * read them as they are (SQL_ASCII) on every connection; the encoder
+     * replaces invalid UTF-8 with U+FFFD. */
+    const char *enc = PQparameterStatus(c->pg, "server_encoding");
+    if (enc && strcmp(enc, "SQL_ASCII") == 0) {
+        ww_info("walwire", "the database is SQL_ASCII: reading bytes as they are; bytes that "
+                "are not UTF-8 become U+FFFD in events");
+        ww_conninfo_set(&r->ci_regular, "client_encoding", "SQL_ASCII");
+        ww_conninfo_set(&r->ci_repl, "client_encoding", "SQL_ASCII");
+        if (ww_pgconn_query(c, "SET client_encoding = 'SQL_ASCII'", on_encoding_set, r) < 0)
+            ww_runner_fail(r, "setting client_encoding failed: %s", c->errmsg);
+        return;
+    }
+    run_setup(r);
 }
 

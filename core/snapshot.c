@@ -246,9 +246,10 @@ static void on_copy_started(struct ww_pgconn *c, int status, PGresult *res, void
     struct ww_snapshot *s = w->s;
     if (status < 0 && !s->finished) {
         struct ww_snapshot_table *t = &s->tables[s->chunks[w->chunk].table];
-        const char *hint = strstr(c->errmsg, "permission denied") ? "; fix: GRANT SELECT ON "
-                                                                    "the table TO the role"
-                                                                  : "";
+        char hint[256] = "";
+        if (strstr(c->errmsg, "permission denied"))
+            snprintf(hint, sizeof hint, "; fix: GRANT SELECT ON %s.%s TO %s;", t->schema, t->name,
+                     PQuser(c->pg));
         fail(s, "snapshot of table %s.%s failed: %s%s", t->schema, t->name, c->errmsg, hint);
     }
 }

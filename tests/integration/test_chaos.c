@@ -292,7 +292,7 @@ Test(chaos, sigkill_file_sink, .timeout = 1800)
      * between a write and its ack. */
     wwt_write_config(&w, db, slot, "");
     wwt_start(&w, "run", NULL);
-    cr_assert(WWT_POLL_UNTIL(30000, wwt_file_contains(w.log, "streaming started")));
+    wwt_wait_streaming(&w, 30000);
 
     cr_log_info("walwire's files are in %s", w.dir);
     struct writer wr = {.db = db, .txs = calloc(MAX_TX, sizeof(struct tx_log))};

@@ -59,7 +59,7 @@ Test(outages, postgres_restart_mid_stream, .timeout = 300)
     snprintf(slot, sizeof slot, "pgrestart_%d", (int)getpid());
     wwt_write_config(&w, db, slot, "");
     wwt_start(&w, "run", NULL);
-    cr_assert(WWT_POLL_UNTIL(30000, wwt_file_contains(w.log, "streaming started")));
+    wwt_wait_streaming(&w, 30000);
     insert_range(c, 1, 2000, 100);
     PQfinish(c);
 
@@ -99,7 +99,7 @@ Test(outages, disk_full_stops_then_resumes, .timeout = 300)
     snprintf(slot, sizeof slot, "diskfull_%d", (int)getpid());
     wwt_write_config(&w, db, slot, "");
     wwt_start(&w, "run", NULL);
-    cr_assert(WWT_POLL_UNTIL(30000, wwt_file_contains(w.log, "streaming started")));
+    wwt_wait_streaming(&w, 30000);
 
     /* About 4 MB of events for a 1 MB disk; remember where each
      * transaction ended. */

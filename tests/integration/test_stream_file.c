@@ -46,17 +46,9 @@ static void free_events(struct mj **ev, size_t n)
     free(ev);
 }
 
-static bool log_has(struct wwt_walwire *w, const char *needle)
-{
-    return wwt_file_contains(w->log, needle);
-}
-
 static void wait_streaming(struct wwt_walwire *w)
 {
-    bool up = WWT_POLL_UNTIL(30000, log_has(w, "streaming started") || wwt_exited(w, NULL));
-    char *log = wwt_read_file(w->log, NULL);
-    cr_assert(up && w->pid, "walwire did not start streaming; its log:\n%s", log);
-    free(log);
+    wwt_wait_streaming(w, 30000);
 }
 
 /* Issue 2, what must hold 2: 10,000 inserts in 100 transactions, 1,000

@@ -211,6 +211,7 @@ void wwt_start(struct wwt_walwire *w, const char *cmd, const char *const *env)
         envp[k++] = (char *)env[i];
     envp[k] = NULL;
 
+    w->streams_before = wwt_file_count(w->log, "streaming started");
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, w->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -319,6 +320,27 @@ uint64_t wwt_file_size(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+size_t wwt_file_count(const char *path, const char *needle)
+{
+    char *s = wwt_read_file(path, NULL);
+    size_t n = 0;
+    for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    free(s);
+    return n;
+}
+
+void wwt_wait_streaming(struct wwt_walwire *w, int timeout_ms)
+{
+    bool up = WWT_POLL_UNTIL(timeout_ms, wwt_file_count(w->log, "streaming started") >
+                                             w->streams_before ||
+                                         wwt_exited(w, NULL));
+    if (!up || !w->pid) {
+        char *log = wwt_read_file(w->log, NULL);
+        cr_assert_fail("walwire did not start streaming; its log:\n%s", log);
+    }
 }
 
 bool wwt_file_contains(const char *path, const char *needle)

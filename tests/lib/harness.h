@@ -45,6 +45,7 @@ struct wwt_walwire {
     char log[192];   /* dir/walwire.log: the child's stderr */
     char out[192];   /* dir/out.jsonl: the file sink's output */
     struct rusage usage; /* of the last wwt_wait */
+    size_t streams_before; /* "streaming started" lines in log before the last start */
 };
 
 /* A working directory and the paths above. */
@@ -58,6 +59,12 @@ void wwt_write_config(struct wwt_walwire *w, const char *db, const char *slot,
  * extra "NAME=value" strings added to the environment (NULL-terminated,
  * may be NULL). */
 void wwt_start(struct wwt_walwire *w, const char *cmd, const char *const *env);
+/* Wait until the walwire started last logs "streaming started" (the log
+ * accumulates over restarts: earlier lines do not count). Fails the test,
+ * with the log, when it exits or times out. */
+void wwt_wait_streaming(struct wwt_walwire *w, int timeout_ms);
+/* How many times needle occurs in the file at path. */
+size_t wwt_file_count(const char *path, const char *needle);
 /* Wait for the child; returns its exit code, or 128 + signal. Fails the
  * test (after SIGKILL) when it does not exit within timeout_ms. */
 int wwt_wait(struct wwt_walwire *w, int timeout_ms);
