@@ -513,10 +513,19 @@ const struct ww_key_spec ww_key_specs[] = {
     {"file", "path"},
     {"file", "fsync"},
     {"kafka", "topic"},
+    {"kafka", "message_topic"},
+    {"kafka", "transaction_topic"},
+    {"kafka", "tombstones"},
     {"redis", "url"},
     {"redis", "stream"},
+    {"redis", "message_stream"},
+    {"redis", "transaction_stream"},
     {"redis", "maxlen"},
     {"redis", "id"},
+    {"redis", "connect_timeout"},
+    {"redis", "reply_timeout"},
+    {"redis", "oom_wait"},
+    {"redis", "max_pending"},
 };
 const size_t ww_key_nspecs = sizeof(ww_key_specs) / sizeof(ww_key_specs[0]);
 

@@ -1,0 +1,2 @@
+/* See rd.h: the example includes both. */
+#include "rd.h"
