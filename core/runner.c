@@ -272,6 +272,14 @@ static void on_stream_end(void *arg, int status, const char *msg)
                        "snapshot)", msg, r->cfg->slot);
         return;
     }
+    if (msg && (strstr(msg, "has been invalidated") || strstr(msg, "can no longer get changes"))) {
+        ww_runner_fail(r, "%s. The slot was invalidated (it exceeded max_slot_wal_keep_size): the "
+                       "WAL it needed is gone, so changes were lost. Drop it with SELECT "
+                       "pg_drop_replication_slot('%s'); delete the state file %s, and start "
+                       "walwire again to take a new snapshot", msg, r->cfg->slot,
+                       r->cfg->state_file);
+        return;
+    }
     if (r->stuck_failures >= STUCK_FAILURES_MAX) {
         char lsn[WW_LSN_STRLEN];
         ww_runner_fail(r, "the replication stream failed %d times in a row at %s without "

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "pgserver.h"
 #include "minijson.h"
 
 extern char **environ;
@@ -821,139 +822,21 @@ Test(check, sink_that_fails_to_open)
 
 /* ---- a second server -------------------------------------------------- */
 
-/* Run argv (as the postgres user when we are root: initdb and postgres
- * refuse root) and wait up to 60 s; returns the exit code. */
-static int run_cmd(const char *const *args, const char *log)
-{
-    const char *argv[24];
-    size_t k = 0;
-    if (geteuid() == 0) {
-        argv[k++] = "runuser";
-        argv[k++] = "-u";
-        argv[k++] = "postgres";
-        argv[k++] = "--";
-    }
-    for (size_t i = 0; args[i]; i++)
-        argv[k++] = args[i];
-    argv[k] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    cr_assert(rc == 0, "cannot run %s: %s", argv[0], strerror(rc));
-    int status = 0;
-    bool done = WWT_POLL_UNTIL(60000, waitpid(pid, &status, WNOHANG) == pid);
-    if (!done) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        cr_assert_fail("%s did not finish within 60 s", args[0]);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    cr_assert(bind(fd, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", strerror(errno));
-    socklen_t len = sizeof a;
-    cr_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-struct server {
-    char dir[64];
-    char data[96];
-    char log[96];
-    int port;
-    bool running;
-};
-
-/* initdb into a temporary directory and start with extra settings
- * ("-c wal_level=replica ..."). */
-static void server_start(struct server *s, const char *settings)
-{
-    snprintf(s->dir, sizeof s->dir, "/tmp/walwire-check-pg-XXXXXX");
-    cr_assert(mkdtemp(s->dir), "mkdtemp: %s", strerror(errno));
-    snprintf(s->data, sizeof s->data, "%s/data", s->dir);
-    snprintf(s->log, sizeof s->log, "%s/server.log", s->dir);
-    if (geteuid() == 0) {
-        struct passwd *pw = getpwnam("postgres");
-        cr_assert(pw, "no postgres user to run a second server as");
-        cr_assert(chown(s->dir, pw->pw_uid, pw->pw_gid) == 0, "chown: %s", strerror(errno));
-    }
-    char initdb[128], pg_ctl[128];
-    snprintf(initdb, sizeof initdb, "%s/initdb", wwt_env("WW_TEST_PGBIN"));
-    snprintf(pg_ctl, sizeof pg_ctl, "%s/pg_ctl", wwt_env("WW_TEST_PGBIN"));
-    char initdb_log[128];
-    snprintf(initdb_log, sizeof initdb_log, "%s/initdb.log", s->dir);
-    const char *init[] = {initdb,     "-D",
-                          s->data,    "-U",
-                          "postgres", "--auth=trust",
-                          "-N",       "-E",
-                          "UTF8",     "--locale=C.UTF-8",
-                          NULL};
-    cr_assert_eq(run_cmd(init, initdb_log), 0, "initdb failed; see %s", initdb_log);
-    s->port = free_port();
-    char opts[512];
-    snprintf(opts, sizeof opts,
-             "-c port=%d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s "
-             "-c fsync=off %s",
-             s->port, s->dir, settings);
-    const char *start[] = {pg_ctl, "-D", s->data, "-l", s->log,  "-w",
-                           "-t",   "60", "-o",    opts, "start", NULL};
-    s->running = true; /* stop it even if pg_ctl gave up waiting */
-    cr_assert_eq(run_cmd(start, initdb_log), 0, "the second server did not start; see %s", s->log);
-}
-
-static void server_stop(struct server *s)
-{
-    if (s->running) {
-        char pg_ctl[128], log[128];
-        snprintf(pg_ctl, sizeof pg_ctl, "%s/pg_ctl", wwt_env("WW_TEST_PGBIN"));
-        snprintf(log, sizeof log, "%s/stop.log", s->dir);
-        const char *stop[] = {pg_ctl, "-D", s->data, "-m", "immediate", "-w", "stop", NULL};
-        run_cmd(stop, log);
-        s->running = false;
-    }
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-    if (system(cmd) != 0)
-        cr_log_warn("could not remove %s", s->dir);
-}
-
 /* The second server of the running test, stopped by .fini even when the
  * test fails half-way. */
-static struct server second;
+static struct wwt_server second;
 
 static void stop_second(void)
 {
-    if (second.dir[0])
-        server_stop(&second);
-    memset(&second, 0, sizeof second);
+    wwt_server_stop(&second);
 }
 
-static PGconn *server_connect(const struct server *s)
-{
-    char port[16];
-    snprintf(port, sizeof port, "%d", s->port);
-    const char *kw[] = {"host", "port", "user", "dbname", NULL};
-    const char *val[] = {"127.0.0.1", port, "postgres", "postgres", NULL};
-    PGconn *c = PQconnectdbParams(kw, val, 0);
-    cr_assert(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-    return c;
-}
 
 Test(check, wal_level_replica, .timeout = 120, .fini = stop_second)
 {
     uint64_t t0 = wwt_now_ms();
-    struct server *s = &second;
-    server_start(s, "-c wal_level=replica");
+    struct wwt_server *s = &second;
+    wwt_server_start(s, "-c wal_level=replica");
     struct check_run r = {0};
     wwt_walwire_init(&r.w);
     char ci[128];
@@ -988,9 +871,9 @@ static bool push_wal_past_slot(PGconn *c)
 
 Test(check, lost_slot, .timeout = 120, .fini = stop_second)
 {
-    struct server *s = &second;
-    server_start(s, "-c wal_level=logical -c max_slot_wal_keep_size=1MB");
-    PGconn *c = server_connect(s);
+    struct wwt_server *s = &second;
+    wwt_server_start(s, "-c wal_level=logical -c max_slot_wal_keep_size=1MB");
+    PGconn *c = wwt_server_connect(s);
     wwt_exec(c, "SELECT pg_create_logical_replication_slot('lost_slot', 'pgoutput')");
     wwt_exec(c, "CREATE TABLE filler (a int)");
     bool lost = WWT_POLL_UNTIL(30000, push_wal_past_slot(c));

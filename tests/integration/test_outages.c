@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "harness.h"
 #include "minijson.h"
+#include "pgserver.h"
 
 static void ids_in_file(const char *path, unsigned char *seen, int max_id)
 {
@@ -160,4 +162,65 @@ Test(outages, disk_full_stops_then_resumes, .timeout = 300)
     PQfinish(c);
     wwt_drop_db(db);
     free(db);
+}
+
+static struct wwt_server small_wal;
+
+static void stop_small_wal(void)
+{
+    wwt_server_stop(&small_wal);
+}
+
+/* The slot invalidated while walwire was away (max_slot_wal_keep_size
+ * exceeded): a clear error that explains the data gap and the way out,
+ * exit 1, never a silent new slot. */
+Test(outages, invalidated_slot_is_a_clear_error, .timeout = 180, .fini = stop_small_wal)
+{
+    wwt_server_start(&small_wal, "-c wal_level=logical -c max_slot_wal_keep_size=1MB "
+                                 "-c max_wal_size=32MB -c min_wal_size=32MB");
+    PGconn *c = wwt_server_connect(&small_wal);
+    wwt_exec(c, "CREATE TABLE t (id int PRIMARY KEY, v text)");
+    struct wwt_walwire w;
+    wwt_walwire_init(&w);
+    FILE *f = fopen(w.conf, "w");
+    fprintf(f,
+            "[source]\nconninfo = host=127.0.0.1 port=%d dbname=postgres user=postgres\n"
+            "slot = small\npublication = small_pub\nstate_file = %s/state\n"
+            "[sink]\ntype = file\ndir = %s\n[file]\npath = %s\nfsync = never\n",
+            small_wal.port, w.dir, wwt_sink_dir(), w.out);
+    fclose(f);
+    wwt_start(&w, "run", NULL);
+    wwt_wait_streaming(&w, 30000);
+
+    /* Freeze walwire, write far more WAL than the slot may keep, and
+     * checkpoint: the server invalidates the slot. */
+    kill(w.pid, SIGSTOP);
+    for (int i = 0; i < 8; i++) {
+        wwt_exec(c, "INSERT INTO t SELECT g, repeat('x', 500) FROM generate_series(%d, %d) g",
+                 i * 2000 + 1, i * 2000 + 2000);
+        wwt_exec(c, "SELECT pg_switch_wal()");
+    }
+    wwt_exec(c, "CHECKPOINT");
+    bool lost = WWT_POLL_UNTIL(30000, ({
+        char *st = wwt_value(c, "SELECT wal_status FROM pg_replication_slots WHERE slot_name = "
+                                "'small'");
+        bool l = st && strcmp(st, "lost") == 0;
+        free(st);
+        if (!l)
+            wwt_exec(c, "CHECKPOINT");
+        l;
+    }));
+    kill(w.pid, SIGCONT);
+    cr_assert(lost, "the server did not invalidate the slot");
+
+    int code = wwt_wait(&w, 120000);
+    char *log = wwt_read_file(w.log, NULL);
+    cr_assert_eq(code, 1, "exit %d:\n%s", code, log);
+    cr_assert(strstr(log, "invalidated") && strstr(log, "pg_drop_replication_slot('small')") &&
+                  strstr(log, "new snapshot"),
+              "the error does not explain the data gap and the way out:\n%s", log);
+    free(log);
+    /* walwire did not make itself a new slot. */
+    cr_assert_eq(wwt_int(c, "SELECT count(*) FROM pg_replication_slots"), 1);
+    PQfinish(c);
 }
