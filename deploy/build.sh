@@ -17,7 +17,7 @@
 #   --deps-only       only install the build dependencies, then exit (the
 #                     Dockerfile runs this first, as a layer of its own)
 #   -Dopt=value ...   any other argument goes to meson as it is, e.g.
-#                     -Dwerror=true or -Dintegration=false
+#                     -Dwerror=true or -Dtests=false (no test suites, no Criterion)
 #
 # Examples:
 #   deploy/build.sh                                           # build-release/walwire
@@ -75,17 +75,6 @@ fail() { echo "build.sh: $* failed" >&2; exit 1; }
 
 if [ "$deps" = 1 ] || [ "$deps_only" = 1 ]; then
     deploy/install-deps.sh build || fail "installing the build dependencies"
-    # tests/meson.build requires Criterion even when only walwire itself is
-    # wanted, so `meson setup` cannot run without it.
-    if ! pkg-config --exists criterion 2>/dev/null; then
-        step "installing libcriterion-dev (meson setup needs it for tests/)"
-        sudo=""
-        [ "$(id -u)" -eq 0 ] || sudo=sudo
-        export DEBIAN_FRONTEND=noninteractive
-        { $sudo apt-get update -qq &&
-            $sudo apt-get install -y -qq --no-install-recommends libcriterion-dev >/dev/null; } ||
-            fail "installing libcriterion-dev"
-    fi
 fi
 
 [ "$deps_only" = 1 ] && exit 0

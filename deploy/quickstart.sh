@@ -10,8 +10,7 @@ root=$PWD
 
 deploy/install-deps.sh quickstart
 build=${WW_BUILD_DIR:-build-quickstart}
-[ -f "$build/build.ninja" ] || meson setup "$build" --buildtype=release >/dev/null
-ninja -C "$build" >/dev/null
+deploy/build.sh --builddir "$build" --no-deps -Dtests=false >/dev/null
 
 export WW_SERVICES_DIR=${WW_SERVICES_DIR:-/tmp/walwire-quickstart-$$} WW_SERVICES=pg
 work=$(mktemp -d /tmp/walwire-quickstart-work-XXXXXX)
