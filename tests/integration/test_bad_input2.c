@@ -71,30 +71,8 @@ static struct mj **read_events(const char *path, size_t *count)
     cr_assert(utf8_valid((const unsigned char *)text, len, &bad),
               "the output is not valid UTF-8 at byte %zu: ...%.40s", bad,
               text + (bad > 20 ? bad - 20 : 0));
-    size_t cap = 1024, n = 0;
-    struct mj **ev = malloc(cap * sizeof *ev);
-    char *line = text;
-    while (line < text + len) {
-        char *nl = memchr(line, '\n', (size_t)(text + len - line));
-        cr_assert(nl, "the output ends in an incomplete line");
-        const char *err = NULL;
-        struct mj *v = mj_parse(line, (size_t)(nl - line), &err);
-        cr_assert(v, "line %zu is not valid JSON (%s): %.*s", n + 1, err, (int)(nl - line), line);
-        if (n == cap)
-            ev = realloc(ev, (cap *= 2) * sizeof *ev);
-        ev[n++] = v;
-        line = nl + 1;
-    }
     free(text);
-    *count = n;
-    return ev;
-}
-
-static void free_events(struct mj **ev, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        mj_free(ev[i]);
-    free(ev);
+    return wwt_read_events(path, count);
 }
 
 /* Lines of the log at ERROR level (not PostgreSQL's "ERROR:" inside one). */
@@ -290,7 +268,7 @@ Test(bad_data, tables_without_a_key, .timeout = 120)
     cr_assert_eq(nokey_c, 1);
     cr_assert_eq(full_seen, 3);
     cr_assert_eq(keyed_seen, 2);
-    free_events(ev, n);
+    wwt_free_events(ev, n);
     PQfinish(c);
     wwt_drop_db(db);
     free(db);
@@ -349,7 +327,7 @@ Test(bad_data, table_dropped_mid_stream, .timeout = 120)
     cr_assert_str_eq(mj_str(mj_path(mj_get(ev[0], "value"), "after.v")), "a");
     cr_assert_eq(ev_after_int(ev[6], "w"), 40);
     cr_assert(!mj_get(mj_path(mj_get(ev[6], "value"), "after"), "v"));
-    free_events(ev, n);
+    wwt_free_events(ev, n);
     PQfinish(c);
     wwt_drop_db(db);
     free(db);
@@ -402,7 +380,7 @@ Test(bad_data, table_and_type_dropped_while_stopped, .timeout = 120)
         cr_assert_str_eq(ev_table(ev[i]), "stay");
         cr_assert_eq(ev_after_int(ev[i], "id"), (long long)i - 1);
     }
-    free_events(ev, n);
+    wwt_free_events(ev, n);
     PQfinish(c);
     wwt_drop_db(db);
     free(db);
@@ -690,7 +668,7 @@ static void thousand_tables(bool listed)
         }
     }
     free(seen);
-    free_events(ev, n);
+    wwt_free_events(ev, n);
     free(tables_env);
     PQfinish(c);
     wwt_drop_db(db);
@@ -824,7 +802,7 @@ static void sql_ascii_case(const struct ascii_names *names, bool snapshot)
     size_t n;
     struct mj **ev = read_events(w.out, &n);
     check_sql_ascii_events(ev, n, snapshot ? "r" : "c", names);
-    free_events(ev, n);
+    wwt_free_events(ev, n);
     PQfinish(c);
     wwt_drop_db(db);
     free(db);

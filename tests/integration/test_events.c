@@ -48,28 +48,13 @@ static void collect(struct scenario *sc, size_t n)
     bool arrived = WWT_POLL_UNTIL(60000, wwt_count_lines(sc->w.out) >= n);
     cr_assert(arrived, "only %zu of %zu events arrived", wwt_count_lines(sc->w.out), n);
     cr_assert_eq(wwt_stop(&sc->w), 0);
-    size_t len;
-    char *text = wwt_read_file(sc->w.out, &len);
-    sc->ev = calloc(n + 64, sizeof *sc->ev);
-    for (char *line = text; line < text + len;) {
-        char *nl = strchr(line, '\n');
-        cr_assert(nl);
-        const char *err;
-        struct mj *v = mj_parse(line, (size_t)(nl - line), &err);
-        cr_assert(v, "invalid JSON (%s): %s", err, line);
-        cr_assert_lt(sc->nev, n + 64);
-        sc->ev[sc->nev++] = v;
-        line = nl + 1;
-    }
-    free(text);
+    sc->ev = wwt_read_events(sc->w.out, &sc->nev);
     cr_assert_eq(sc->nev, n, "expected %zu events, got %zu", n, sc->nev);
 }
 
 static void end(struct scenario *sc)
 {
-    for (size_t i = 0; i < sc->nev; i++)
-        mj_free(sc->ev[i]);
-    free(sc->ev);
+    wwt_free_events(sc->ev, sc->nev);
     PQfinish(sc->c);
     wwt_drop_db(sc->db);
     free(sc->db);

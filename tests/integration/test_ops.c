@@ -208,18 +208,6 @@ Test(ops, hostile_http_clients_do_not_harm_the_stream, .timeout = 120)
     free(db);
 }
 
-static void ids_in_file(const char *path, unsigned char *seen, int max_id)
-{
-    char *s = wwt_read_file(path, NULL);
-    for (const char *p = s; (p = strstr(p, "\"after\":{\"id\":"));) {
-        p += strlen("\"after\":{\"id\":");
-        long id = strtol(p, NULL, 10);
-        if (id >= 1 && id <= max_id)
-            seen[id] = 1;
-    }
-    free(s);
-}
-
 /* Issue 7, what must hold 3: two walwires on one slot; SIGKILL the active
  * one; the other takes over within 10 s and nothing committed is missing. */
 Test(ops, standby_takes_over_after_sigkill, .timeout = 180)
@@ -258,8 +246,8 @@ Test(ops, standby_takes_over_after_sigkill, .timeout = 180)
     unsigned char seen[2001];
     bool all = WWT_POLL_UNTIL(30000, ({
         memset(seen, 0, sizeof seen);
-        ids_in_file(a.out, seen, 2000);
-        ids_in_file(b.out, seen, 2000);
+        wwt_ids_in_file(a.out, seen, 2000);
+        wwt_ids_in_file(b.out, seen, 2000);
         int missing = 0;
         for (int i = 1; i <= id; i++)
             missing += !seen[i];

@@ -18,29 +18,6 @@
 #include "minijson.h"
 #include "pgserver.h"
 
-static void ids_in_file(const char *path, unsigned char *seen, int max_id)
-{
-    char *s = wwt_read_file(path, NULL);
-    for (const char *p = s; (p = strstr(p, "\"after\":{\"id\":"));) {
-        p += strlen("\"after\":{\"id\":");
-        long id = strtol(p, NULL, 10);
-        if (id >= 1 && id <= max_id)
-            seen[id] = 1;
-    }
-    free(s);
-}
-
-static int missing_ids(const char *path, int max_id)
-{
-    unsigned char *seen = calloc((size_t)max_id + 1, 1);
-    ids_in_file(path, seen, max_id);
-    int missing = 0;
-    for (int i = 1; i <= max_id; i++)
-        missing += !seen[i];
-    free(seen);
-    return missing;
-}
-
 static void insert_range(PGconn *c, int from, int to, int per_tx)
 {
     for (int i = from; i <= to; i += per_tx)
@@ -69,7 +46,7 @@ Test(outages, postgres_restart_mid_stream, .timeout = 300)
 
     c = wwt_pg(db);
     insert_range(c, 2001, 4000, 100);
-    bool all = WWT_POLL_UNTIL(60000, missing_ids(w.out, 4000) == 0);
+    bool all = WWT_POLL_UNTIL(60000, wwt_missing_ids(w.out, 4000) == 0);
     char *log = wwt_read_file(w.log, NULL);
     cr_assert(all, "rows are missing after the restart; walwire's log:\n%s", log);
     cr_assert(w.pid && !wwt_exited(&w, NULL), "walwire exited:\n%s", log);
@@ -126,7 +103,7 @@ Test(outages, disk_full_stops_then_resumes, .timeout = 300)
     uint64_t confirmed = wwt_lsn(c, "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE "
                                     "slot_name = '%s'", slot);
     unsigned char seen[NTX * PER_TX + 1] = {0};
-    ids_in_file(w.out, seen, NTX * PER_TX);
+    wwt_ids_in_file(w.out, seen, NTX * PER_TX);
     int confirmed_tx = 0;
     for (int t = 0; t < NTX && lsn_after[t] <= confirmed; t++, confirmed_tx++)
         for (int id = t * PER_TX + 1; id <= t * PER_TX + PER_TX; id++)
@@ -139,25 +116,14 @@ Test(outages, disk_full_stops_then_resumes, .timeout = 300)
     cr_assert(mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, "size=64m") == 0, "remount: %s",
               strerror(errno));
     wwt_start(&w, "run", NULL);
-    bool all = WWT_POLL_UNTIL(60000, missing_ids(w.out, NTX * PER_TX) == 0);
+    bool all = WWT_POLL_UNTIL(60000, wwt_missing_ids(w.out, NTX * PER_TX) == 0);
     log = wwt_read_file(w.log, NULL);
     cr_assert(all, "rows are missing after the disk was freed:\n%s", log);
     free(log);
     cr_assert_eq(wwt_stop(&w), 0);
     /* Every line, including around the point where the disk filled, is JSON. */
-    size_t len;
-    char *text = wwt_read_file(w.out, &len);
-    size_t lines = 0;
-    for (char *line = text; line < text + len; lines++) {
-        char *nl = memchr(line, '\n', (size_t)(text + len - line));
-        cr_assert(nl, "the file ends in an incomplete line");
-        const char *err;
-        struct mj *v = mj_parse(line, (size_t)(nl - line), &err);
-        cr_assert(v, "line %zu is not valid JSON (%s)", lines + 1, err);
-        mj_free(v);
-        line = nl + 1;
-    }
-    free(text);
+    size_t nev;
+    wwt_free_events(wwt_read_events(w.out, &nev), nev);
     umount2(mnt, MNT_DETACH);
     PQfinish(c);
     wwt_drop_db(db);

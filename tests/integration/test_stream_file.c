@@ -15,37 +15,6 @@
 #include "harness.h"
 #include "minijson.h"
 
-/* Parse every line of path; fails the test on invalid JSON. */
-static struct mj **read_events(const char *path, size_t *count)
-{
-    size_t len;
-    char *text = wwt_read_file(path, &len);
-    size_t cap = 1024, n = 0;
-    struct mj **ev = malloc(cap * sizeof *ev);
-    char *line = text;
-    while (line < text + len) {
-        char *nl = memchr(line, '\n', (size_t)(text + len - line));
-        cr_assert(nl, "the output ends in an incomplete line");
-        const char *err = NULL;
-        struct mj *v = mj_parse(line, (size_t)(nl - line), &err);
-        cr_assert(v, "line %zu is not valid JSON (%s): %.*s", n + 1, err, (int)(nl - line), line);
-        if (n == cap)
-            ev = realloc(ev, (cap *= 2) * sizeof *ev);
-        ev[n++] = v;
-        line = nl + 1;
-    }
-    free(text);
-    *count = n;
-    return ev;
-}
-
-static void free_events(struct mj **ev, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        mj_free(ev[i]);
-    free(ev);
-}
-
 static void wait_streaming(struct wwt_walwire *w)
 {
     wwt_wait_streaming(w, 30000);
@@ -93,7 +62,7 @@ Test(stream_file, inserts_updates_deletes_in_commit_order, .timeout = 300)
     cr_assert_eq(wwt_stop(&w), 0, "walwire did not exit cleanly on SIGTERM");
 
     size_t n;
-    struct mj **ev = read_events(w.out, &n);
+    struct mj **ev = wwt_read_events(w.out, &n);
     cr_assert_eq(n, 12000, "expected exactly 12000 events, got %zu", n);
     long long last_lsn = 0;
     for (size_t i = 0; i < n; i++) {
@@ -136,7 +105,7 @@ Test(stream_file, inserts_updates_deletes_in_commit_order, .timeout = 300)
         }
         cr_assert_eq(mj_int(mj_get(key, "id")), id, "event %zu: key", i);
     }
-    free_events(ev, n);
+    wwt_free_events(ev, n);
 
     /* Nothing the slot holds is left unconfirmed. */
     long long left = wwt_int(admin, "SELECT count(*) FROM pg_logical_slot_peek_binary_changes("
@@ -182,21 +151,6 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Mark the ids present in the output (after.id of each line). */
-static void ids_in_file(const char *path, unsigned char *seen, int max_id)
-{
-    size_t len;
-    char *s = wwt_read_file(path, &len);
-    const char *p = s;
-    while ((p = strstr(p, "\"after\":{\"id\":"))) {
-        p += strlen("\"after\":{\"id\":");
-        long id = strtol(p, NULL, 10);
-        if (id >= 1 && id <= max_id)
-            seen[id] = 1;
-    }
-    free(s);
-}
-
 /* The position invariant: every transaction whose end the slot has
  * confirmed is entirely in the file. Returns the first violating tx or -1. */
 static int check_confirmed_in_file(PGconn *admin, const char *slot, struct writer *wr,
@@ -206,7 +160,7 @@ static int check_confirmed_in_file(PGconn *admin, const char *slot, struct write
                                         "WHERE slot_name = '%s'", slot);
     int done = atomic_load(&wr->done_tx);
     memset(seen, 0, (size_t)max_id + 1);
-    ids_in_file(out, seen, max_id);
+    wwt_ids_in_file(out, seen, max_id);
     for (int t = 0; t < done; t++) {
         if (wr->txs[t].lsn_after > confirmed)
             continue; /* not certainly confirmed */
@@ -263,7 +217,7 @@ Test(stream_file, sigkill_loses_nothing, .timeout = 600)
     /* Everything arrives in the end, at least once. */
     bool all = WWT_POLL_UNTIL(120000, ({
         memset(seen, 0, (size_t)max_id + 1);
-        ids_in_file(w.out, seen, max_id);
+        wwt_ids_in_file(w.out, seen, max_id);
         int missing = 0;
         for (int id = 1; id <= max_id; id++)
             missing += !seen[id];
@@ -272,9 +226,9 @@ Test(stream_file, sigkill_loses_nothing, .timeout = 600)
     cr_assert_eq(wwt_stop(&w), 0);
     cr_assert(all, "some committed rows never arrived");
     size_t n;
-    struct mj **ev = read_events(w.out, &n); /* every line is whole, valid JSON */
+    struct mj **ev = wwt_read_events(w.out, &n); /* every line is whole, valid JSON */
     cr_assert_geq(n, (size_t)max_id);
-    free_events(ev, n);
+    wwt_free_events(ev, n);
     free(seen);
     free(wr.txs);
     PQfinish(admin);
@@ -357,7 +311,7 @@ Test(stream_file, walsender_terminated_reconnects, .timeout = 300)
     unsigned char *seen = calloc(6000, 1);
     bool all = WWT_POLL_UNTIL(60000, ({
         memset(seen, 0, 6000);
-        ids_in_file(w.out, seen, 5999);
+        wwt_ids_in_file(w.out, seen, 5999);
         int missing = 0;
         for (int i = 0; i < PQntuples(r); i++)
             missing += !seen[atoi(PQgetvalue(r, i, 0))];

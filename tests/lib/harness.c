@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include "minijson.h"
+
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -349,4 +351,62 @@ bool wwt_file_contains(const char *path, const char *needle)
     bool found = strstr(s, needle) != NULL;
     free(s);
     return found;
+}
+
+struct mj **wwt_read_events(const char *path, size_t *count)
+{
+    size_t len;
+    char *text = wwt_read_file(path, &len);
+    size_t cap = 1024, n = 0;
+    struct mj **ev = malloc(cap * sizeof *ev);
+    cr_assert(ev);
+    char *line = text;
+    while (line < text + len) {
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        cr_assert(nl, "%s ends in an incomplete line", path);
+        const char *err = NULL;
+        struct mj *v = mj_parse(line, (size_t)(nl - line), &err);
+        cr_assert(v, "line %zu of %s is not valid JSON (%s): %.300s", n + 1, path, err, line);
+        if (n == cap) {
+            ev = realloc(ev, (cap *= 2) * sizeof *ev);
+            cr_assert(ev);
+        }
+        ev[n++] = v;
+        line = nl + 1;
+    }
+    free(text);
+    *count = n;
+    return ev;
+}
+
+void wwt_free_events(struct mj **ev, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        mj_free(ev[i]);
+    free(ev);
+}
+
+void wwt_ids_in_file(const char *path, unsigned char *seen, int max_id)
+{
+    static const char needle[] = "\"after\":{\"id\":";
+    char *s = wwt_read_file(path, NULL);
+    for (const char *p = s; (p = strstr(p, needle));) {
+        p += sizeof needle - 1;
+        long id = strtol(p, NULL, 10);
+        if (id >= 1 && id <= max_id)
+            seen[id] = 1;
+    }
+    free(s);
+}
+
+int wwt_missing_ids(const char *path, int max_id)
+{
+    unsigned char *seen = calloc((size_t)max_id + 1, 1);
+    cr_assert(seen);
+    wwt_ids_in_file(path, seen, max_id);
+    int missing = 0;
+    for (int i = 1; i <= max_id; i++)
+        missing += !seen[i];
+    free(seen);
+    return missing;
 }

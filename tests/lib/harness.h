@@ -75,6 +75,18 @@ void wwt_kill(struct wwt_walwire *w);
 /* Has the child exited? (reaps it; then w->pid is 0) */
 bool wwt_exited(struct wwt_walwire *w, int *code);
 
+/* Every line of a walwire output file (the file sink's JSON lines), parsed;
+ * fails the test on an incomplete last line or a line that is not one valid
+ * JSON value. Free with wwt_free_events. */
+struct mj;
+struct mj **wwt_read_events(const char *path, size_t *count);
+void wwt_free_events(struct mj **ev, size_t count);
+/* Mark seen[id] for every event whose "after" row has that "id" (1..max_id);
+ * a fast scan, not a parse. */
+void wwt_ids_in_file(const char *path, unsigned char *seen, int max_id);
+/* How many ids of 1..max_id no event's "after" row has. */
+int wwt_missing_ids(const char *path, int max_id);
+
 /* Whole file (malloc'd, NUL-terminated); "" when missing. */
 char *wwt_read_file(const char *path, size_t *len);
 size_t wwt_count_lines(const char *path);
