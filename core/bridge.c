@@ -139,9 +139,15 @@ static int offer(struct ww_bridge *b, const struct ww_change *c, void *token)
         b->stats.events++;
         b->stats.bytes += bytes;
         if (b->metrics) {
+            /* Runs of one table: the same relation's strings (the cached
+             * pointers are forgotten whenever a relation is replaced). */
             struct ww_table_counters *tc = b->last_counters;
-            if (!tc || strcmp(tc->table, c->table) != 0 || strcmp(tc->schema, c->schema) != 0)
-                tc = b->last_counters = ww_metrics_table(b->metrics, c->schema, c->table);
+            if (!tc || c->schema != b->last_counters_schema || c->table != b->last_counters_table) {
+                if (!tc || strcmp(tc->table, c->table) != 0 || strcmp(tc->schema, c->schema) != 0)
+                    tc = b->last_counters = ww_metrics_table(b->metrics, c->schema, c->table);
+                b->last_counters_schema = c->schema;
+                b->last_counters_table = c->table;
+            }
             tc->events[ww_metrics_op_index(c->op)]++;
             tc->bytes += bytes;
         }
@@ -309,7 +315,7 @@ void ww_bridge_snapshot_end(struct ww_bridge *b)
 
 void ww_bridge_keepalive(struct ww_bridge *b, ww_lsn wal_end)
 {
-    if (b->stopping || b->failed || b->in_tx)
+    if (b->stopping || b->failed)
         return;
     if (ww_tracker_keepalive(&b->tracker, wal_end))
         ww_bridge_confirm_moved(b);

@@ -110,6 +110,7 @@ struct ww_bridge {
      * table's counters are kept for the next event. */
     struct ww_metrics *metrics;
     struct ww_table_counters *last_counters;
+    const char *last_counters_schema, *last_counters_table; /* the strings it was for */
 
     /* Called once when the bridge fails (see above). */
     void (*on_fatal)(struct ww_bridge *b, const char *msg);

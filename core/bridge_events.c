@@ -190,7 +190,7 @@ void ww_bridge_on_message(struct ww_bridge *b, const struct ww_pgo_msg *m, ww_ls
         /* Not forwarded; but its position may be confirmed when nothing is
          * in flight, which is what keeps an idle slot moving. */
         b->stats.heartbeats++;
-        if (!b->in_tx && ww_tracker_keepalive(&b->tracker, m->message.lsn))
+        if (ww_tracker_keepalive(&b->tracker, m->message.lsn))
             ww_bridge_confirm_moved(b);
         return;
     }

@@ -153,6 +153,8 @@ void ww_bridge_set_primary_key(struct ww_bridge *b, uint32_t relid, const char *
 
 void ww_bridge_add_relation(struct ww_bridge *b, const struct ww_pgo_msg *relation)
 {
+    /* The old entry's strings are freed: forget pointers to them. */
+    b->last_counters_schema = b->last_counters_table = NULL;
     ww_relcache_update(b->rels, relation);
     const struct ww_relation *rel = ww_relcache_get(b->rels, relation->relation.relid);
     note_relation(b, rel);

@@ -125,6 +125,11 @@ static bool advance(struct ww_tracker *t)
         }
         t->head_seq++;
     }
+    /* Idle now: a keepalive seen while busy covers everything received. */
+    if (t->head_seq == t->next_seq && t->keepalive > t->confirmed) {
+        t->confirmed = t->keepalive;
+        moved = true;
+    }
     return moved;
 }
 
@@ -155,9 +160,11 @@ bool ww_tracker_idle(const struct ww_tracker *t)
 
 bool ww_tracker_keepalive(struct ww_tracker *t, ww_lsn wal_end)
 {
-    if (!ww_tracker_idle(t) || wal_end <= t->confirmed)
+    if (wal_end > t->keepalive)
+        t->keepalive = wal_end;
+    if (!ww_tracker_idle(t) || t->keepalive <= t->confirmed)
         return false;
-    t->confirmed = wal_end;
+    t->confirmed = t->keepalive;
     return true;
 }
 

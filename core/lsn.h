@@ -50,6 +50,8 @@ struct ww_tracker {
     uint32_t head_seq;  /* sequence number of the oldest entry in flight */
     uint32_t next_seq;  /* sequence number the next begin() gets */
     ww_lsn confirmed;   /* the position that may be reported as flushed */
+    ww_lsn keepalive;   /* highest keepalive position seen while busy: confirmed
+                         * once nothing is in flight any more */
     uint64_t inflight_bytes;
     uint64_t inflight_changes;
 };
@@ -72,7 +74,11 @@ bool ww_tracker_ack(struct ww_tracker *t, void *token);
 /* Nothing in flight and no transaction open. */
 bool ww_tracker_idle(const struct ww_tracker *t);
 /* A keepalive says the server has sent everything up to wal_end: confirm it
- * when idle. Returns true when the confirmed position moved. */
+ * when idle, else remember it and confirm it as soon as the tracker becomes
+ * idle (every transaction received before it acked): the server does not
+ * repeat a keepalive while the client's reported write position is current,
+ * so dropping it would leave the slot behind until new WAL arrives.
+ * Returns true when the confirmed position moved. */
 bool ww_tracker_keepalive(struct ww_tracker *t, ww_lsn wal_end);
 /* Transactions still in the ring (open, unacked or not yet confirmed). */
 uint32_t ww_tracker_open_count(const struct ww_tracker *t);

@@ -11,7 +11,7 @@
 
 /* Delay between a move of the confirmed position and the status update
  * that reports it: many commits in a burst share one update. */
-#define CONFIRM_DELAY_MS 100
+#define CONFIRM_DELAY_MS 10
 
 int64_t ww_pg_now_us(void)
 {

@@ -46,7 +46,7 @@
 #define FS_EXPORT __attribute__((visibility("default")))
 
 /* The fill batch's cap: min([source] max_inflight_bytes, this). */
-#define FS_MAX_FILL_BYTES (8u << 20)
+#define FS_MAX_FILL_BYTES (1u << 20)
 enum fs_sync_mode { FS_SYNC_ALWAYS, FS_SYNC_BATCH, FS_SYNC_NEVER };
 static const char *const sync_mode_names[] = {"always", "batch", "never"};
 

@@ -65,9 +65,10 @@ Test(tracker, open_transaction_blocks_later_ones)
     cr_assert(!ww_tracker_ack(&t, a1));
     cr_assert_eq(t.confirmed, 0, "an uncommitted transaction was confirmed");
     cr_assert(!ww_tracker_idle(&t));
-    cr_assert(!ww_tracker_keepalive(&t, 999), "keepalive confirmed while a tx is open");
+    cr_assert(!ww_tracker_keepalive(&t, 40), "keepalive confirmed while a tx is open");
+    cr_assert_eq(t.confirmed, 0);
     cr_assert(ww_tracker_commit(&t, a, 50));
-    cr_assert_eq(t.confirmed, 50);
+    cr_assert_eq(t.confirmed, 50, "the keepalive, older, must not move it back");
     ww_tracker_free(&t);
 }
 
@@ -82,8 +83,29 @@ Test(tracker, keepalive_only_when_idle_and_forward)
     void *tok = ww_tracker_add(&t, a, 1);
     ww_tracker_commit(&t, a, 700);
     cr_assert(!ww_tracker_keepalive(&t, 800), "keepalive confirmed past an unacked change");
+    cr_assert_eq(t.confirmed, 600);
+    /* Once everything before it is acked, the keepalive seen while busy is
+     * confirmed: the server will not send it again. */
     cr_assert(ww_tracker_ack(&t, tok));
-    cr_assert_eq(t.confirmed, 700);
+    cr_assert_eq(t.confirmed, 800);
+    ww_tracker_free(&t);
+}
+
+Test(tracker, keepalive_waits_for_every_open_transaction)
+{
+    struct ww_tracker t;
+    ww_tracker_init(&t, 100);
+    uint32_t a = ww_tracker_begin(&t);
+    void *ta = ww_tracker_add(&t, a, 1);
+    ww_tracker_commit(&t, a, 200);
+    uint32_t b = ww_tracker_begin(&t);
+    void *tb = ww_tracker_add(&t, b, 1);
+    ww_tracker_commit(&t, b, 300);
+    cr_assert(!ww_tracker_keepalive(&t, 400));
+    cr_assert(ww_tracker_ack(&t, ta));
+    cr_assert_eq(t.confirmed, 200, "b is still in flight: only a is confirmed");
+    cr_assert(ww_tracker_ack(&t, tb));
+    cr_assert_eq(t.confirmed, 400);
     ww_tracker_free(&t);
 }
 
