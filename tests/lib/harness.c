@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,14 +215,26 @@ void wwt_start(struct wwt_walwire *w, const char *cmd, const char *const *env)
     envp[k] = NULL;
 
     w->streams_before = wwt_file_count(w->log, "streaming started");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, w->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    /* fork and exec rather than posix_spawn: the child asks to be killed
+     * when the test that started it ends, so that a failed assertion never
+     * leaves a walwire running. Only async-signal-safe calls after fork. */
+    int logfd = open(w->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    cr_assert(logfd >= 0, "cannot open %s: %s", w->log, strerror(errno));
     char *argv[] = {(char *)wwt_walwire_bin(), (char *)cmd, "-c", w->conf, NULL};
-    int r = posix_spawn(&w->pid, argv[0], &fa, NULL, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
-    free(envp);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) /* the test already ended */
+            _exit(127);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        execve(argv[0], argv, envp);
+        _exit(127);
+    }
+    close(logfd);
+    int r = pid < 0 ? errno : 0;
+    w->pid = pid < 0 ? 0 : pid;
     cr_assert(r == 0, "cannot start %s: %s", argv[0], strerror(r));
 }
 
