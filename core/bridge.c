@@ -23,6 +23,13 @@ static struct ww_bridge *g_bridge;
 
 static void on_sink_ack(void *token, int status);
 
+/* A PostgreSQL timestamp (µs since 2000) as µs since 1970, wrapping rather
+ * than overflowing on a nonsense value from a broken server. */
+static int64_t pg_to_unix_us(int64_t pg_us)
+{
+    return (int64_t)((uint64_t)pg_us + (uint64_t)WW_PG_EPOCH_OFFSET_US);
+}
+
 int64_t ww_bridge_now_ms(void)
 {
     struct timespec ts;
@@ -228,7 +235,7 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
         b->tx_seq = ww_tracker_begin(&b->tracker);
         b->xid = m.begin.xid;
         b->final_lsn = m.begin.final_lsn;
-        b->commit_time_us = m.begin.commit_time + WW_PG_EPOCH_OFFSET_US;
+        b->commit_time_us = pg_to_unix_us(m.begin.commit_time);
         b->seq_in_tx = 0;
         ww_bridge_tx_reset(b);
         break;
@@ -240,7 +247,7 @@ bool ww_bridge_xlogdata(struct ww_bridge *b, ww_lsn data_start, const char *payl
         ww_bridge_tx_end(b, data_start);
         b->in_tx = false;
         b->stats.transactions++;
-        b->stats.last_commit_time_us = m.commit.commit_time + WW_PG_EPOCH_OFFSET_US;
+        b->stats.last_commit_time_us = pg_to_unix_us(m.commit.commit_time);
         if (ww_tracker_commit(&b->tracker, b->tx_seq, m.commit.end_lsn))
             ww_bridge_confirm_moved(b);
         break;

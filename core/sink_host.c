@@ -13,6 +13,8 @@ static struct ww_sink_host *self(const struct ww_host *host)
 }
 
 static void host_log(const struct ww_host *host, enum ww_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void host_log(const struct ww_host *host, enum ww_log_level level, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -45,6 +47,8 @@ static int host_config_foreach(const struct ww_host *host,
 }
 
 static int host_config_error(const struct ww_host *host, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int host_config_error(const struct ww_host *host, const char *key, const char *fmt, ...)
 {
     struct ww_sink_host *h = self(host);
     char msg[512];
@@ -71,6 +75,8 @@ static void host_resume(const struct ww_host *host)
         h->on_resume(h->arg);
 }
 
+static void host_fail(const struct ww_host *host, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void host_fail(const struct ww_host *host, const char *fmt, ...)
 {
     struct ww_sink_host *h = self(host);

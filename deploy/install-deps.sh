@@ -14,7 +14,8 @@ build_pkgs=(gcc meson ninja-build pkg-config libuv1-dev libpq-dev libinih-dev
             librdkafka-dev libhiredis-dev libhttp-parser-dev)
 runtime_pkgs=(libuv1 libpq5 libinih1 librdkafka1 libhiredis0.14 libhttp-parser2.9)
 test_pkgs=(libcriterion-dev postgresql-15 postgresql-contrib postgresql-15-wal2json
-           redis-server redis-tools kcat procps iproute2 python3 bc)
+           redis-server redis-tools kcat procps iproute2 python3 bc
+           clang libclang-rt-14-dev valgrind)
 
 case "${1:-build}" in
 build) want=("${build_pkgs[@]}") ;;

@@ -153,15 +153,18 @@ static int batch_reserve(struct fs_batch *b, size_t len)
 static void batch_ack_all(struct fs_batch *b, int status, size_t keep_cap)
 {
     size_t n = batch_count(b);
-    struct fs_ack *acks = b->acks + b->first;
-    struct fs_ack *copy = n ? malloc(n * sizeof *copy) : NULL;
-    if (n && copy)
-        memcpy(copy, acks, n * sizeof *copy);
-    batch_clear(b, keep_cap);
-    for (size_t i = 0; i < n; i++) {
-        const struct fs_ack *a = copy ? &copy[i] : &acks[i];
-        a->ack(a->token, status);
+    struct fs_ack *copy = NULL;
+    if (n) {
+        copy = malloc(n * sizeof *copy);
+        if (!copy) {
+            fprintf(stderr, "walwire: out of memory in the file sink\n");
+            abort();
+        }
+        memcpy(copy, b->acks + b->first, n * sizeof *copy);
     }
+    batch_clear(b, keep_cap);
+    for (size_t i = 0; i < n; i++)
+        copy[i].ack(copy[i].token, status);
     free(copy);
 }
 

@@ -441,6 +441,7 @@ static int format_argv(struct rs_buf *b, int argc, const char *const *argv)
         memcpy(b->data + b->len + n, "\r\n", 2);
         b->len += n + 2;
     }
+    b->data[b->len] = '\0'; /* hiredis scans formatted commands with strchr */
     return 0;
 }
 

@@ -165,6 +165,7 @@ struct rs_entry *rs_format_xadd(const struct rs_config *cfg, struct rs_stream *s
     p = put_bulk(p, "value", 5);
     p = put_bulk(p, c->value, c->value_len);
     e->len = (size_t)(p - e->cmd);
+    *p = '\0'; /* hiredis scans formatted commands with strchr */
     e->next = NULL;
     e->stream = st;
     e->id_ms = c->commit_lsn;
@@ -183,5 +184,6 @@ int rs_format_xinfo(struct rs_buf *b, const struct rs_stream *st)
     p = put_bulk(p, "STREAM", 6);
     p = put_bulk(p, st->name, st->len);
     b->len = (size_t)(p - b->data);
+    *p = '\0'; /* hiredis scans formatted commands with strchr */
     return 0;
 }

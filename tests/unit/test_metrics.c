@@ -638,6 +638,7 @@ Test(metrics, lag_is_zero_when_unknown_or_caught_up)
     render_and_parse(&m, &e, &out);
     cr_assert_eq(value_of(&e, "walwire_lag_seconds", NULL), 0.0);
     expo_free(&e);
+    ww_metrics_free(&m);
     populate(&m);
     m.now_us = 0;
     render_and_parse(&m, &e, &out);
