@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
 
 #include "log.h"
 
@@ -15,9 +19,14 @@
     "-c bytea_output=hex"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 15000
+/* Reads that find data closer together than this mean the server is
+ * streaming continuously: switch to batched reads (ww_pgconn_batch_reads). */
+#define BUSY_GAP_NS 1000000u
 
 static void on_poll(uv_poll_t *handle, int status, int events);
 static void drain_copy(struct ww_pgconn *c);
+static void tick_stop(struct ww_pgconn *c);
+static void on_tick(uv_poll_t *handle, int status, int events);
 
 /* Copy libpq's message into errmsg as one line. */
 static void set_error_from(struct ww_pgconn *c, const char *msg)
@@ -45,10 +54,16 @@ static void set_error_pq(struct ww_pgconn *c)
 static void on_handle_closed(uv_handle_t *h)
 {
     struct ww_pgconn *c = h->data;
-    if (h->type == UV_POLL)
-        free(h);
     if (--c->open_handles == 0 && c->on_closed)
         c->on_closed(c);
+}
+
+static void on_tick_closed(uv_handle_t *h)
+{
+    struct ww_pgconn *c = h->data;
+    close(c->tick_fd);
+    c->tick_fd = -1;
+    on_handle_closed(h);
 }
 
 static void free_poll(uv_handle_t *h)
@@ -99,13 +114,15 @@ static void poll_set(struct ww_pgconn *c, int events)
 static void poll_update(struct ww_pgconn *c)
 {
     int ev = 0;
+    if (c->state != WW_PGCONN_COPY || c->reading_paused)
+        tick_stop(c);
     switch (c->state) {
     case WW_PGCONN_IDLE:
     case WW_PGCONN_QUERY:
         ev = UV_READABLE;
         break;
     case WW_PGCONN_COPY:
-        ev = c->reading_paused ? 0 : UV_READABLE;
+        ev = c->reading_paused || c->ticking ? 0 : UV_READABLE;
         break;
     default:
         break;
@@ -121,6 +138,7 @@ void ww_pgconn_init(struct ww_pgconn *c, uv_loop_t *loop, const char *name)
     c->loop = loop;
     c->name = name;
     c->poll_fd = -1;
+    c->tick_fd = -1;
     c->timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
@@ -216,6 +234,7 @@ static void fail_request(struct ww_pgconn *c)
     enum ww_pgconn_state was = c->state;
     c->state = WW_PGCONN_FAILED;
     poll_drop(c);
+    tick_stop(c);
     uv_idle_stop(&c->kick);
     if (was == WW_PGCONN_COPY && c->copy.on_end) {
         void (*end)(struct ww_pgconn *, int) = c->copy.on_end;
@@ -369,6 +388,7 @@ static void drain_copy(struct ww_pgconn *c)
         char *buf = NULL;
         int n = PQgetCopyData(c->pg, &buf, 1);
         if (n > 0) {
+            c->bytes_in += (uint64_t)n;
             if (!c->copy.on_data(c, buf, n) && c->state == WW_PGCONN_COPY) {
                 c->reading_paused = true;
                 poll_update(c);
@@ -449,6 +469,106 @@ void ww_pgconn_resume_reading(struct ww_pgconn *c)
     uv_idle_start(&c->kick, on_kick);
 }
 
+/* ---- read batching ------------------------------------------------------ */
+
+/* Arm the periodic tick and stop waking up on socket readiness. */
+static void tick_start(struct ww_pgconn *c)
+{
+#ifdef __linux__
+    struct itimerspec its = {
+        .it_interval = {.tv_nsec = (long)c->batch_us * 1000},
+        .it_value = {.tv_nsec = (long)c->batch_us * 1000},
+    };
+    if (timerfd_settime(c->tick_fd, 0, &its, NULL) != 0)
+        return; /* stay unbatched */
+    uv_poll_start(&c->tick, UV_READABLE, on_tick);
+    c->ticking = true;
+    poll_update(c);
+#else
+    (void)c;
+#endif
+}
+
+/* Disarm the tick; the caller then runs poll_update() to watch the socket
+ * again (poll_update itself calls this when reading must stop). */
+static void tick_stop(struct ww_pgconn *c)
+{
+    if (!c->ticking)
+        return;
+    c->ticking = false;
+#ifdef __linux__
+    struct itimerspec off = {0};
+    timerfd_settime(c->tick_fd, 0, &off, NULL);
+#endif
+    uv_poll_stop(&c->tick);
+}
+
+/* A read delivered data: switch to ticks when reads come in quick
+ * succession (the server is streaming faster than we wake up). */
+static void found_data(struct ww_pgconn *c)
+{
+    uint64_t now = uv_hrtime();
+    bool busy = now - c->last_wake_ns < BUSY_GAP_NS;
+    c->last_wake_ns = now;
+    if (busy && c->tick_fd >= 0 && !c->ticking && c->state == WW_PGCONN_COPY &&
+        !c->reading_paused)
+        tick_start(c);
+}
+
+/* The tick: read whatever the socket holds; a tick that finds nothing means
+ * the burst is over, so go back to waiting for readiness. */
+static void on_tick(uv_poll_t *handle, int status, int events)
+{
+    (void)status;
+    (void)events;
+    struct ww_pgconn *c = handle->data;
+    uint64_t expirations;
+    if (read(c->tick_fd, &expirations, sizeof expirations) < 0 && errno == EAGAIN)
+        return;
+    if (!c->ticking)
+        return;
+    if (c->state != WW_PGCONN_COPY || c->reading_paused) {
+        poll_update(c);
+        return;
+    }
+    if (!PQconsumeInput(c->pg)) {
+        set_error_pq(c);
+        fail_request(c);
+        return;
+    }
+    uint64_t before = c->bytes_in;
+    drain_copy(c);
+    if (c->bytes_in != before) {
+        c->last_wake_ns = uv_hrtime();
+    } else if (c->ticking) {
+        tick_stop(c);
+        poll_update(c);
+    }
+}
+
+int ww_pgconn_batch_reads(struct ww_pgconn *c, uint32_t period_us)
+{
+#ifdef __linux__
+    if (c->tick_fd >= 0 || period_us == 0 || period_us >= 1000000)
+        return 0;
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (uv_poll_init(c->loop, &c->tick, fd) != 0) {
+        close(fd);
+        return -EIO;
+    }
+    c->tick.data = c;
+    c->tick_fd = fd;
+    c->batch_us = period_us;
+    c->open_handles++;
+#else
+    (void)c;
+    (void)period_us;
+#endif
+    return 0;
+}
+
 /* ---- events ----------------------------------------------------------- */
 
 static void on_poll(uv_poll_t *handle, int status, int events)
@@ -486,9 +606,13 @@ static void on_poll(uv_poll_t *handle, int status, int events)
     case WW_PGCONN_QUERY:
         drain_results(c);
         break;
-    case WW_PGCONN_COPY:
+    case WW_PGCONN_COPY: {
+        uint64_t before = c->bytes_in;
         drain_copy(c);
+        if (c->bytes_in != before)
+            found_data(c);
         break;
+    }
     case WW_PGCONN_IDLE:
         /* Notices and the like; nothing to do. A closed connection shows
          * up as a PQconsumeInput failure above. */
@@ -521,8 +645,11 @@ void ww_pgconn_close(struct ww_pgconn *c, ww_pgconn_closed_cb on_closed)
         PQfinish(c->pg);
         c->pg = NULL;
     }
+    tick_stop(c);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
     uv_close((uv_handle_t *)&c->kick, on_handle_closed);
+    if (c->tick_fd >= 0)
+        uv_close((uv_handle_t *)&c->tick, on_tick_closed);
 }
 
 /* ---- conninfo --------------------------------------------------------- */

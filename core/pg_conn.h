@@ -79,6 +79,14 @@ struct ww_pgconn {
     unsigned open_handles;
     uint64_t timeout_ms; /* deadline of connect and queries; 0 = none */
 
+    /* Read batching (ww_pgconn_batch_reads). */
+    uint32_t batch_us;     /* tick period; 0 = read on every wakeup */
+    int tick_fd;           /* timerfd; -1 while batching is off */
+    uv_poll_t tick;        /* watches tick_fd */
+    bool ticking;          /* COPY input is read on ticks, not on readiness */
+    uint64_t last_wake_ns; /* uv_hrtime() of the last read that found data */
+    uint64_t bytes_in;     /* CopyData bytes delivered to on_data so far */
+
     ww_pgconn_connect_cb on_connect;
     ww_pgconn_result_cb on_result;
     void *result_arg;
@@ -118,6 +126,15 @@ int ww_pgconn_end_copy(struct ww_pgconn *c);
 /* Reading in COPY: stop / restart delivering on_data. Writing goes on. */
 void ww_pgconn_pause_reading(struct ww_pgconn *c);
 void ww_pgconn_resume_reading(struct ww_pgconn *c);
+
+/* COPY input in batches: while the server sends continuously (two reads
+ * that found data less than a millisecond apart), stop waking up for every
+ * packet and read the socket every period_us instead, until a tick finds
+ * nothing. A fast sender then costs one wakeup and one recv per period
+ * rather than per message, and no message waits longer than period_us.
+ * Linux only (timerfd); elsewhere, and with period_us 0, a no-op.
+ * Returns 0, or < 0 when the timer cannot be created (reads stay unbatched). */
+int ww_pgconn_batch_reads(struct ww_pgconn *c, uint32_t period_us);
 
 /* Close: PQfinish and close the handles; on_closed runs once all are
  * closed. Safe in any state, once. */

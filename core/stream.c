@@ -12,6 +12,10 @@
 /* Delay between a move of the confirmed position and the status update
  * that reports it: many commits in a burst share one update. */
 #define CONFIRM_DELAY_MS 10
+/* While the server streams continuously, read the socket every 250 us
+ * instead of on every packet (ww_pgconn_batch_reads): a fifth of the
+ * system calls and wakeups, for at most 250 us of added latency. */
+#define READ_BATCH_US 250
 
 int64_t ww_pg_now_us(void)
 {
@@ -195,6 +199,10 @@ static void on_started(struct ww_pgconn *c, int status, PGresult *res, void *arg
     s->started = true;
     uv_timer_start(&s->status_timer, on_status_timer, s->status_interval_ms,
                    s->status_interval_ms);
+    int r = ww_pgconn_batch_reads(c, READ_BATCH_US);
+    if (r < 0)
+        ww_log(WW_LOG_WARN, "stream", "reading without batching: cannot create a timer: %s",
+               strerror(-r));
     ww_log_lsn(WW_LOG_INFO, "stream", s->confirmed, "streaming started");
 }
 

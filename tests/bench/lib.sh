@@ -199,6 +199,8 @@ CONF
     redis) printf '[redis]\nurl = redis://127.0.0.1:%s/0\n' "$WW_TEST_REDIS_PORT" >>"$work/walwire.conf" ;;
     kafka) printf '[kafka]\nbootstrap.servers = %s\n' "$WW_TEST_KAFKA_BROKERS" >>"$work/walwire.conf" ;;
     esac
+    # BENCH_SINK_CONF: further lines for the sink's section (experiments).
+    [ -z "${BENCH_SINK_CONF:-}" ] || printf '%s\n' "$BENCH_SINK_CONF" >>"$work/walwire.conf"
     [ -z "${5:-}" ] || printf '%s\n' "$5" >>"$work/walwire.conf"
 }
 

@@ -1,10 +1,11 @@
 /*
  * Chaos (issue 9): a writer commits numbered changes to three tables while
- * walwire streams them into the file sink and is killed with SIGKILL at
- * random moments and restarted. At the end: every committed change is in
- * the file at least once, each key's changes are in commit order, and the
- * slot's confirmed_flush_lsn, sampled every 100 ms, was never ahead of what
- * the file held.
+ * walwire streams them into a sink and is killed with SIGKILL at random
+ * moments and restarted; once with the file sink, once with the Redis sink.
+ * At the end: every committed change is in the sink at least once (exactly
+ * once in Redis, whose LSN-derived entry IDs refuse replays), each key's
+ * changes are in commit order, and the slot's confirmed_flush_lsn, sampled
+ * every 100 ms, was never ahead of what the sink held.
  *
  * WW_CHAOS_KILLS sets the number of kills (default 5; run 20 or more by
  * hand).
@@ -20,6 +21,7 @@
 
 #include "harness.h"
 #include "minijson.h"
+#include "redis_client.h"
 
 #define NTABLES 3
 #define MAX_TX 200000
@@ -86,7 +88,7 @@ struct tx_log {
     uint64_t labels[MAX_OPS];
 };
 
-struct writer {
+struct chaos_writer {
     const char *db;
     struct tx_log *txs;
     atomic_int done;
@@ -95,7 +97,7 @@ struct writer {
 
 static void *writer_main(void *arg)
 {
-    struct writer *wr = arg;
+    struct chaos_writer *wr = arg;
     PGconn *c = wwt_pg(wr->db);
     unsigned seed = 12345;
     /* Live rows per table: id -> version (0: never inserted or deleted). */
@@ -132,17 +134,25 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* ---- reading the file --------------------------------------------------------- */
+/* ---- reading the sink ----------------------------------------------------------- */
+
+enum sink_kind { SINK_FILE, SINK_REDIS };
 
 struct reader {
     pthread_mutex_t lock; /* the sampler and the main thread both read */
-    const char *path;
-    long offset; /* bytes of complete lines consumed */
+    enum sink_kind kind;
+    const char *path;              /* file: the output file */
+    long offset;                   /* file: bytes of complete lines consumed */
+    struct rcli redis;             /* redis: a connection of the reader's own */
+    char stream[NTABLES + 1][200]; /* redis: <prefix>:public.tN */
+    char last_id[NTABLES + 1][48]; /* redis: the last entry read, "-" at first */
     struct set seen;
     /* Each key's versions in order of first appearance (per-key order). */
     uint32_t *last_version[NTABLES + 1];
     bool order_broken;
     char order_detail[256];
+    size_t duplicates; /* changes seen more than once (an error in Redis) */
+    char duplicate_detail[256];
 };
 
 /* The number after `key` in line, or -1. */
@@ -152,10 +162,10 @@ static long long number_after(const char *line, const char *key)
     return p ? strtoll(p + strlen(key), NULL, 10) : -1;
 }
 
-/* The label of one output line, read by searching the fields (parsing every
- * line as JSON each 100 ms would be too slow for the sampling period; every
- * line is parsed once at the end). */
-static uint64_t line_label(const char *line, size_t len)
+/* The label of one event, read by searching the fields (parsing every
+ * event as JSON each 100 ms would be too slow for the sampling period; the
+ * file's lines are all parsed once at the end). */
+static uint64_t event_label(const char *line, size_t len)
 {
     const char *op = strstr(line, ",\"op\":\"");
     const char *table = strstr(line, "\"table\":\"t");
@@ -169,8 +179,34 @@ static uint64_t line_label(const char *line, size_t len)
                  (uint64_t)number_after(after, ",\"v\":"));
 }
 
-/* Consume the complete lines appended since the last call (lock held). */
-static void read_new_lines_locked(struct reader *r)
+/* One event read from the sink, in the sink's order (lock held). */
+static void consume(struct reader *r, const char *event, size_t len)
+{
+    uint64_t l = event_label(event, len);
+    if (set_has(&r->seen, l)) {
+        /* A duplicate after a restart: allowed in the file, not in Redis. */
+        if (r->duplicates++ == 0)
+            snprintf(r->duplicate_detail, sizeof r->duplicate_detail, "%.*s",
+                     (int)(len < 200 ? len : 200), event);
+        return;
+    }
+    set_add(&r->seen, l);
+    /* First appearances of a key's changes must follow commit order:
+     * versions grow, and a delete comes last. */
+    int t = (int)(l >> 60);
+    uint32_t id = (uint32_t)(l >> 20), v = (uint32_t)(l & 0xFFFFF);
+    uint32_t *last = &r->last_version[t][id];
+    bool ok = v == 0 ? *last != UINT32_MAX : (*last != UINT32_MAX && v == *last + 1);
+    if (!ok && !r->order_broken) {
+        r->order_broken = true;
+        snprintf(r->order_detail, sizeof r->order_detail, "t%d id %u: version %u after %d", t,
+                 id, v, *last == UINT32_MAX ? -1 : (int)*last);
+    }
+    *last = v == 0 ? UINT32_MAX : v;
+}
+
+/* File: the complete lines appended since the last call. */
+static void read_file_locked(struct reader *r)
 {
     FILE *f = fopen(r->path, "r");
     if (!f)
@@ -183,33 +219,53 @@ static void read_new_lines_locked(struct reader *r)
         if (line[n - 1] != '\n')
             break; /* a line being written: next time */
         r->offset += n;
-        uint64_t l = line_label(line, (size_t)n - 1);
-        if (set_has(&r->seen, l))
-            continue; /* a duplicate after a restart: allowed */
-        set_add(&r->seen, l);
-        /* First appearances of a key's changes must follow commit order:
-         * versions grow, and a delete comes last. */
-        int t = (int)(l >> 60);
-        uint32_t id = (uint32_t)(l >> 20), v = (uint32_t)(l & 0xFFFFF);
-        uint32_t *last = &r->last_version[t][id];
-        bool ok = v == 0 ? *last != UINT32_MAX : (*last != UINT32_MAX && v == *last + 1);
-        if (!ok && !r->order_broken) {
-            r->order_broken = true;
-            snprintf(r->order_detail, sizeof r->order_detail,
-                     "t%d id %u: version %u after %d", t, id, v,
-                     *last == UINT32_MAX ? -1 : (int)*last);
-        }
-        *last = v == 0 ? UINT32_MAX : v;
+        consume(r, line, (size_t)n - 1);
     }
     free(line);
     fclose(f);
 }
 
-/* Are all changes of the first `done` transactions in the file? */
-static bool all_present(struct reader *r, const struct writer *wr, int done)
+/* Redis: the entries added to each table's stream since the last call. */
+static void read_redis_locked(struct reader *r)
+{
+    for (int t = 1; t <= NTABLES; t++) {
+        size_t got;
+        do {
+            char start[64];
+            snprintf(start, sizeof start, "%s%s", strcmp(r->last_id[t], "-") ? "(" : "",
+                     r->last_id[t]);
+            struct rv *page =
+                rc_ok(&r->redis, "XRANGE", r->stream[t], start, "+", "COUNT", "5000", NULL);
+            cr_assert_eq(page->type, '*', "XRANGE %s: no array", r->stream[t]);
+            got = page->n;
+            for (size_t i = 0; i < got; i++) {
+                const struct rv *entry = page->el[i], *fields = entry->el[1];
+                const char *value = NULL;
+                for (size_t k = 0; k + 1 < fields->n; k += 2)
+                    if (strcmp(fields->el[k]->s, "value") == 0)
+                        value = fields->el[k + 1]->s;
+                cr_assert(value, "entry %s of %s has no value", entry->el[0]->s, r->stream[t]);
+                consume(r, value, strlen(value));
+                snprintf(r->last_id[t], sizeof r->last_id[t], "%s", entry->el[0]->s);
+            }
+            rv_free(page);
+        } while (got == 5000);
+    }
+}
+
+static void read_new_locked(struct reader *r)
+{
+    if (r->kind == SINK_FILE)
+        read_file_locked(r);
+    else
+        read_redis_locked(r);
+}
+
+/* Are all changes of the first `done` transactions in the sink? */
+static bool all_present(struct reader *r, const struct chaos_writer *wr, int done)
 {
     pthread_mutex_lock(&r->lock);
-    read_new_lines_locked(r);
+    read_new_locked(r);
     bool all = true;
     for (int t = 0; t < done && all; t++)
         for (int k = 0; k < wr->txs[t].nops && all; k++)
@@ -218,12 +274,12 @@ static bool all_present(struct reader *r, const struct writer *wr, int done)
     return all;
 }
 
-/* ---- the sampler: confirmed_flush_lsn never ahead of the file ---------------- */
+/* ---- the sampler: confirmed_flush_lsn never ahead of the sink ---------------- */
 
 struct sampler {
     const char *db;
     const char *slot;
-    struct writer *wr;
+    struct chaos_writer *wr;
     struct reader *rd;
     atomic_bool stop;
     int verified; /* transactions checked confirmed-and-present */
@@ -234,13 +290,13 @@ struct sampler {
 };
 
 /* Every transaction certainly confirmed (its lsn_after <= confirmed) must
- * be entirely in the file, read after the confirmed position was. */
+ * be entirely in the sink, read after the confirmed position was. */
 static void sample_once(struct sampler *s, PGconn *c)
 {
     uint64_t confirmed = wwt_lsn(c, "SELECT confirmed_flush_lsn FROM pg_replication_slots "
                                     "WHERE slot_name = '%s'", s->slot);
     pthread_mutex_lock(&s->rd->lock);
-    read_new_lines_locked(s->rd);
+    read_new_locked(s->rd);
     int done = atomic_load(&s->wr->done);
     while (s->verified < done && s->wr->txs[s->verified].lsn_after <= confirmed) {
         const struct tx_log *t = &s->wr->txs[s->verified];
@@ -248,7 +304,7 @@ static void sample_once(struct sampler *s, PGconn *c)
             if (!set_has(&s->rd->seen, t->labels[k]) && s->violations++ == 0)
                 snprintf(s->detail, sizeof s->detail,
                          "transaction %d is confirmed (lsn_after %llX <= %llX) but change %d "
-                         "(t%d id %u version %u) is not in the file (%zu changes read)",
+                         "(t%d id %u version %u) is not in the sink (%zu changes read)",
                          s->verified, (unsigned long long)t->lsn_after,
                          (unsigned long long)confirmed, k, (int)(t->labels[k] >> 60),
                          (unsigned)(t->labels[k] >> 20), (unsigned)(t->labels[k] & 0xFFFFF),
@@ -277,28 +333,42 @@ static void *sampler_main(void *arg)
     return NULL;
 }
 
-Test(chaos, sigkill_file_sink, .timeout = 1800)
+/* The chaos run against one sink. */
+static void chaos(enum sink_kind kind)
 {
     int kills = getenv("WW_CHAOS_KILLS") ? atoi(getenv("WW_CHAOS_KILLS")) : 5;
-    char *db = wwt_new_db("chaos");
+    char *db = wwt_new_db(kind == SINK_FILE ? "chaos" : "chaos_redis");
     PGconn *c = wwt_pg(db);
     for (int t = 1; t <= NTABLES; t++)
         wwt_exec(c, "CREATE TABLE t%d (id int PRIMARY KEY, v int)", t);
     struct wwt_walwire w;
     wwt_walwire_init(&w);
     char slot[64];
-    snprintf(slot, sizeof slot, "chaos_%d", (int)getpid());
-    /* Small in-flight limit and batches: more moments where a kill falls
-     * between a write and its ack. */
-    wwt_write_config(&w, db, slot, "");
-    wwt_start(&w, "run", NULL);
+    snprintf(slot, sizeof slot, "%s", db);
+
+    struct reader rd = {.lock = PTHREAD_MUTEX_INITIALIZER, .kind = kind, .path = w.out};
+    for (int t = 1; t <= NTABLES; t++)
+        rd.last_version[t] = calloc(MAX_TX * 2, sizeof(uint32_t));
+    char prefix_env[160], *redis_section = NULL;
+    const char *env[] = {"WALWIRE_SINK_TYPE=redis", prefix_env, NULL};
+    if (kind == SINK_REDIS) {
+        int port = atoi(wwt_env("WW_TEST_REDIS_PORT"));
+        cr_assert(rc_open(&rd.redis, port), "cannot connect to the test redis-server");
+        snprintf(prefix_env, sizeof prefix_env, "WALWIRE_SINK_TOPIC_PREFIX=%s", db);
+        for (int t = 1; t <= NTABLES; t++) {
+            snprintf(rd.stream[t], sizeof rd.stream[t], "%s:public.t%d", db, t);
+            strcpy(rd.last_id[t], "-");
+        }
+        cr_assert(asprintf(&redis_section, "\n[redis]\nurl = redis://127.0.0.1:%d/0\nmaxlen =\n",
+                           port) >= 0);
+    }
+    wwt_write_config(&w, db, slot, redis_section ? redis_section : "");
+    const char *const *start_env = kind == SINK_REDIS ? env : NULL;
+    wwt_start(&w, "run", start_env);
     wwt_wait_streaming(&w, 30000);
 
     cr_log_info("walwire's files are in %s", w.dir);
-    struct writer wr = {.db = db, .txs = calloc(MAX_TX, sizeof(struct tx_log))};
-    struct reader rd = {.lock = PTHREAD_MUTEX_INITIALIZER, .path = w.out};
-    for (int t = 1; t <= NTABLES; t++)
-        rd.last_version[t] = calloc(MAX_TX * 2, sizeof(uint32_t));
+    struct chaos_writer wr = {.db = db, .txs = calloc(MAX_TX, sizeof(struct tx_log))};
     struct sampler sm = {.db = db, .slot = slot, .wr = &wr, .rd = &rd};
     pthread_t wt, st;
     pthread_create(&wt, NULL, writer_main, &wr);
@@ -312,7 +382,7 @@ Test(chaos, sigkill_file_sink, .timeout = 1800)
         cr_assert(WWT_POLL_UNTIL(20000, wwt_int(c, "SELECT count(*) FROM pg_replication_slots "
                                                    "WHERE slot_name = '%s' AND active",
                                                 slot) == 0));
-        wwt_start(&w, "run", NULL);
+        wwt_start(&w, "run", start_env);
     }
     atomic_store(&wr.stop, true);
     pthread_join(wt, NULL);
@@ -323,17 +393,25 @@ Test(chaos, sigkill_file_sink, .timeout = 1800)
     atomic_store(&sm.stop, true);
     pthread_join(st, NULL);
     cr_assert_eq(wwt_stop(&w), 0);
-    cr_log_info("%d kills, %d transactions, %zu distinct changes, %d samples (longest gap %llu "
-                "ms), %d transactions verified confirmed-and-present", kills, done, rd.seen.n,
+    cr_log_info("%s: %d kills, %d transactions, %zu distinct changes, %zu duplicates, %d samples "
+                "(longest gap %llu ms), %d transactions verified confirmed-and-present",
+                kind == SINK_FILE ? "file" : "redis", kills, done, rd.seen.n, rd.duplicates,
                 sm.samples, (unsigned long long)sm.longest_gap_ms, sm.verified);
-    cr_assert(all, "committed changes are missing from the file");
+    cr_assert(all, "committed changes are missing from the sink");
     cr_assert_eq(sm.violations, 0, "the position invariant broke %d time(s): %s", sm.violations,
                  sm.detail);
     cr_assert(!rd.order_broken, "per-key order broken: %s", rd.order_detail);
     cr_assert_gt(sm.verified, done / 2, "too few samples verified the invariant");
-    /* Every line of the file is one valid JSON value. */
-    size_t nev;
-    wwt_free_events(wwt_read_events(w.out, &nev), nev);
+    if (kind == SINK_REDIS) {
+        cr_assert_eq(rd.duplicates, 0, "%zu changes are in Redis twice, e.g. %s", rd.duplicates,
+                     rd.duplicate_detail);
+        rc_close(&rd.redis);
+    } else {
+        /* Every line of the file is one valid JSON value. */
+        size_t nev;
+        struct mj **events = wwt_read_events(w.out, &nev); /* asserts every line */
+        wwt_free_events(events, nev);
+    }
     char *log = wwt_read_file(w.log, NULL);
     cr_assert(!strstr(log, "ERROR"), "an error was logged:\n%s", log);
     free(log);
@@ -341,7 +419,18 @@ Test(chaos, sigkill_file_sink, .timeout = 1800)
         free(rd.last_version[t]);
     free(rd.seen.slots);
     free(wr.txs);
+    free(redis_section);
     PQfinish(c);
     wwt_drop_db(db);
     free(db);
+}
+
+Test(chaos, sigkill_file_sink, .timeout = 1800)
+{
+    chaos(SINK_FILE);
+}
+
+Test(chaos, sigkill_redis_sink_exactly_once, .timeout = 1800)
+{
+    chaos(SINK_REDIS);
 }

@@ -123,7 +123,8 @@ Test(outages, disk_full_stops_then_resumes, .timeout = 300)
     cr_assert_eq(wwt_stop(&w), 0);
     /* Every line, including around the point where the disk filled, is JSON. */
     size_t nev;
-    wwt_free_events(wwt_read_events(w.out, &nev), nev);
+    struct mj **events = wwt_read_events(w.out, &nev); /* asserts every line */
+    wwt_free_events(events, nev);
     umount2(mnt, MNT_DETACH);
     PQfinish(c);
     wwt_drop_db(db);

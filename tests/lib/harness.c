@@ -232,8 +232,9 @@ void wwt_start(struct wwt_walwire *w, const char *cmd, const char *const *env)
         execve(argv[0], argv, envp);
         _exit(127);
     }
-    close(logfd);
     int r = pid < 0 ? errno : 0;
+    close(logfd);
+    free(envp);
     w->pid = pid < 0 ? 0 : pid;
     cr_assert(r == 0, "cannot start %s: %s", argv[0], strerror(r));
 }
