@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/ioctl.h>
 #include <sys/timerfd.h>
 #endif
 
@@ -22,6 +23,14 @@
 /* Reads that find data closer together than this mean the server is
  * streaming continuously: switch to batched reads (ww_pgconn_batch_reads). */
 #define BUSY_GAP_NS 1000000u
+/* A tick reads what the socket held when it fired, and no more: libpq
+ * reads at most one buffer (16 KB at first) per call, so a tick may take
+ * several reads (at most TICK_MAX_READS, so that other handles get their
+ * turn), but what arrives meanwhile waits for the next tick. Chasing it
+ * would bring back the per-packet reads, and would cost the server too:
+ * while data waits in the socket, its kernel coalesces many small sends
+ * into large segments. */
+#define TICK_MAX_READS 64
 
 static void on_poll(uv_poll_t *handle, int status, int events);
 static void drain_copy(struct ww_pgconn *c);
@@ -515,8 +524,21 @@ static void found_data(struct ww_pgconn *c)
         tick_start(c);
 }
 
-/* The tick: read whatever the socket holds; a tick that finds nothing means
- * the burst is over, so go back to waiting for readiness. */
+/* Bytes waiting in the socket's receive queue (0 when unknown). */
+static int socket_backlog(struct ww_pgconn *c)
+{
+    int avail = 0;
+#ifdef __linux__
+    if (ioctl(PQsocket(c->pg), FIONREAD, &avail) != 0)
+        avail = 0;
+#else
+    (void)c;
+#endif
+    return avail;
+}
+
+/* The tick: read what the socket holds; a tick that finds nothing means the
+ * burst is over, so go back to waiting for readiness. */
 static void on_tick(uv_poll_t *handle, int status, int events)
 {
     (void)status;
@@ -531,17 +553,27 @@ static void on_tick(uv_poll_t *handle, int status, int events)
         poll_update(c);
         return;
     }
-    if (!PQconsumeInput(c->pg)) {
-        set_error_pq(c);
-        fail_request(c);
-        return;
+    uint64_t want = (uint64_t)socket_backlog(c), got = 0;
+    want -= want / 8; /* CopyData headers and a message's unread tail */
+    for (int i = 0; i < TICK_MAX_READS && want > 0; i++) {
+        if (!PQconsumeInput(c->pg)) {
+            set_error_pq(c);
+            fail_request(c);
+            return;
+        }
+        uint64_t before = c->bytes_in;
+        drain_copy(c);
+        if (c->state != WW_PGCONN_COPY || !c->ticking)
+            return; /* ended, failed or paused (which stopped the tick) */
+        uint64_t last = c->bytes_in - before;
+        got += last;
+        if (last == 0 || got >= want)
+            break;
     }
-    uint64_t before = c->bytes_in;
-    drain_copy(c);
-    if (c->bytes_in != before) {
+    if (got > 0) {
         c->last_wake_ns = uv_hrtime();
-    } else if (c->ticking) {
-        tick_stop(c);
+    } else {
+        tick_stop(c); /* the burst is over: wait for readiness again */
         poll_update(c);
     }
 }

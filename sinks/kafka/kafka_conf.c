@@ -17,7 +17,7 @@
  *
  *   enable.idempotence=true  acks=all  message.timeout.ms=0
  *   partitioner=murmur2_random  client.id=walwire
- *   queue.buffering.max.kbytes / .messages from [source] max_inflight_bytes / 32
+ *   queue.buffering.max.kbytes / .messages from [source] max_inflight_bytes / 8
  *
  * Secrets: the value of a secret property (see ks_is_secret_key) is never
  * printed; it is remembered only to scrub librdkafka's own messages.
@@ -36,9 +36,11 @@
 #define DEFAULT_TX_TOPIC "{prefix}.transaction"
 /* librdkafka's range for queue.buffering.max.messages in 2.0.2. */
 #define MAX_QUEUE_MESSAGES 10000000ull
-/* Rough size of one queued message beyond its payload (librdkafka's
- * rd_kafka_msg_t, headers): bounds the message count for tiny rows. */
-#define PER_MESSAGE_BYTES 256ull
+/* The message count limit is the byte budget / PER_MESSAGE_BYTES: with
+ * small rows, librdkafka's own cost per message (rd_kafka_msg_t, the
+ * headers, the produce request) outweighs the payload, and the count is
+ * what bounds the memory. */
+#define PER_MESSAGE_BYTES 2048ull
 #define CONFIG_DOC        "https://github.com/confluentinc/librdkafka/blob/v2.0.2/CONFIGURATION.md"
 
 bool ks_is_secret_key(const char *key)
@@ -228,19 +230,17 @@ static int set_default(struct loader *L, const char *const *names, const char *v
     return 0;
 }
 
-/* Queue limits: librdkafka holds at most max_inflight_bytes / 32 of payload
+/* Queue limits: librdkafka holds at most max_inflight_bytes / 8 of payload
  * (never less than twice the largest message, so that one message always
- * fits) and that / PER_MESSAGE_BYTES messages. Each queued message costs
- * librdkafka more than its payload (bookkeeping, headers, the produce
- * request it is copied into), and the process has its own buffers besides.
- * Measured with tests/bench (bigtx, 1,000,000 rows in one transaction, mock
- * cluster): a 2 MiB queue (the default 64 MB / 32) peaks at 21 MiB RSS and
- * 320,000 rows/s, an 8 MiB one at 38 MiB and 250,000 rows/s: a short queue
- * is both flatter and faster (the messages in flight stay in the caches),
- * and still holds thousands of messages, plenty to fill batches. */
+ * fits) and that / PER_MESSAGE_BYTES messages (4,096 with the default
+ * 64 MB). Measured with tests/bench on the mock cluster: with those limits,
+ * one transaction of 1,000,000 small rows peaks at 18 MiB RSS, as one of
+ * 10,000 rows does, and 10 KB rows (wide) go as fast as pg_recvlogical
+ * reads them; a byte limit alone (8 MiB, 32,768 messages) let the small
+ * rows reach 38 MiB, and a 2 MiB one held the 10 KB rows to 0.6x. */
 static int set_queue_limits(struct loader *L)
 {
-    uint64_t budget = (L->host->max_inflight_bytes ? L->host->max_inflight_bytes : 64ull << 20) / 32;
+    uint64_t budget = (L->host->max_inflight_bytes ? L->host->max_inflight_bytes : 64ull << 20) / 8;
     char buf[64];
     size_t n = sizeof buf;
     uint64_t max_msg = 1000000;
