@@ -43,6 +43,15 @@ struct set {
 
 static void set_add(struct set *s, uint64_t v);
 
+/* Fibonacci hashing: the top bits of the product, which depend on every
+ * bit of the label (its low bits are only the version: taking the low bits
+ * of the product would put every label of a version in one chain). */
+static size_t slot_of(const struct set *s, uint64_t v)
+{
+    int bits = __builtin_ctzll(s->cap);
+    return (size_t)((v * 0x9E3779B97F4A7C15u) >> (64 - bits));
+}
+
 static void set_grow(struct set *s)
 {
     struct set bigger = {calloc(s->cap ? s->cap * 2 : 1 << 16, 8), s->cap ? s->cap * 2 : 1 << 16, 0};
@@ -57,7 +66,7 @@ static void set_add(struct set *s, uint64_t v)
 {
     if ((s->n + 1) * 2 > s->cap)
         set_grow(s);
-    size_t i = (size_t)(v * 0x9E3779B97F4A7C15u) & (s->cap - 1);
+    size_t i = slot_of(s, v);
     while (s->slots[i] && s->slots[i] != v)
         i = (i + 1) & (s->cap - 1);
     if (!s->slots[i]) {
@@ -70,7 +79,7 @@ static bool set_has(const struct set *s, uint64_t v)
 {
     if (!s->cap)
         return false;
-    size_t i = (size_t)(v * 0x9E3779B97F4A7C15u) & (s->cap - 1);
+    size_t i = slot_of(s, v);
     while (s->slots[i]) {
         if (s->slots[i] == v)
             return true;
