@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "conninfo.h" /* the parameters ww_pgconn_connect takes */
+
 struct ww_pgconn;
 
 /* status 0: connected and idle. */
@@ -103,8 +105,8 @@ void ww_pgconn_init(struct ww_pgconn *c, uv_loop_t *loop, const char *name);
 
 /* Start connecting with PQconnectStartParams(keywords, values, 0).
  * Returns 0 (on_connect follows) or < 0 (nothing follows, errmsg set). */
-int ww_pgconn_connect(struct ww_pgconn *c, const char *const *keywords,
-                      const char *const *values, ww_pgconn_connect_cb on_connect);
+int ww_pgconn_connect(struct ww_pgconn *c, const char *const *keywords, const char *const *values,
+                      ww_pgconn_connect_cb on_connect);
 
 /* Send one simple-protocol query (may hold several statements). */
 int ww_pgconn_query(struct ww_pgconn *c, const char *sql, ww_pgconn_result_cb cb, void *arg);
@@ -139,37 +141,5 @@ int ww_pgconn_batch_reads(struct ww_pgconn *c, uint32_t period_us);
 /* Close: PQfinish and close the handles; on_closed runs once all are
  * closed. Safe in any state, once. */
 void ww_pgconn_close(struct ww_pgconn *c, ww_pgconn_closed_cb on_closed);
-
-/* ---- conninfo -------------------------------------------------------- */
-
-/* Connection parameters built from a user conninfo. Owns its strings. */
-struct ww_conninfo {
-    char **keywords; /* NULL-terminated */
-    char **values;
-    size_t n;
-};
-
-enum ww_conn_kind {
-    WW_CONN_REGULAR,     /* ordinary SQL session */
-    WW_CONN_REPLICATION, /* replication=database: walsender with SQL */
-};
-
-/* Parse conninfo (key=value or URI), add walwire's session settings
- * (DateStyle, TimeZone, ... appended to any "options" the user gave;
- * client_encoding UTF8),
- * application_name "walwire" unless set, replication=database for
- * WW_CONN_REPLICATION, and the password from password_file when given and
- * conninfo has none. 0, or -EINVAL with a message in err that never quotes
- * the conninfo (it may hold a password). */
-int ww_conninfo_build(const char *conninfo, const char *password_file, enum ww_conn_kind kind,
-                      struct ww_conninfo *out, char *err, size_t errlen);
-void ww_conninfo_free(struct ww_conninfo *ci);
-/* The conninfo as "host=db port=5432 dbname=app user=walwire" for logs:
- * every parameter except password/sslpassword, which never appear. */
-void ww_conninfo_redact(const char *conninfo, char *out, size_t outlen);
-/* Set (or add) a parameter of ci; copies value. */
-void ww_conninfo_set(struct ww_conninfo *ci, const char *keyword, const char *value);
-/* The value of a parameter in ci, or NULL. */
-const char *ww_conninfo_get(const struct ww_conninfo *ci, const char *keyword);
 
 #endif
