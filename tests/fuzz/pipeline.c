@@ -18,6 +18,21 @@
         }                                                                                          \
     } while (0)
 
+/* Abort with the text and the offset when s[0..len) is not a JSON object:
+ * libFuzzer then reports the input as a crash. what names the output
+ * ("value", "key"). */
+static void require_json_object(const char *what, const char *s, size_t len)
+{
+    size_t where = 0;
+    if (json_check_object(s, len, &where))
+        return;
+    fprintf(stderr, "fuzz: the encoder wrote an invalid JSON %s (%zu bytes), bad at byte %zu:\n",
+            what, len, where);
+    fwrite(s, 1, len, stderr);
+    fputc('\n', stderr);
+    abort();
+}
+
 void fz_add_types(struct ww_relcache *rels)
 {
     static const struct ww_type_info types[] = {
@@ -68,9 +83,9 @@ void fz_pipeline_free(struct fz_pipeline *p)
 /* Both outputs of an encoder after a successful encode. */
 static void check_event(const struct ww_encoder *e)
 {
-    fz_json_require_object("value", e->value.data, e->value.len);
+    require_json_object("value", e->value.data, e->value.len);
     if (!e->key_null)
-        fz_json_require_object("key", e->key.data, e->key.len);
+        require_json_object("key", e->key.data, e->key.len);
 }
 
 void fz_encode_row(struct fz_pipeline *p, char op, const struct ww_relation *rel,
