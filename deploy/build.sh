@@ -88,7 +88,10 @@ opts=("-Dbuildtype=$buildtype" "-Dprefix=$prefix")
 opts+=("${extra[@]}")
 
 if [ -f "$builddir/build.ninja" ]; then
-    meson configure "$builddir" "${opts[@]}" || fail "meson configure $builddir"
+    # --reconfigure rather than `meson configure`: it also reads options
+    # added to meson_options.txt since the directory was set up.
+    meson setup --reconfigure "$builddir" "${opts[@]}" >/dev/null ||
+        fail "meson setup --reconfigure $builddir"
 else
     step "meson setup $builddir ${opts[*]}"
     meson setup "$builddir" "${opts[@]}" >/dev/null || {
