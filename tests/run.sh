@@ -31,25 +31,6 @@ meson test -C "$build" --no-rebuild --print-errorlogs "$@"
 rc=$?
 
 # Count test cases (each Criterion test is one TAP line) from meson's log.
-read -r passed failed < <(python3 - "$build/meson-logs/testlog.json" <<'PY'
-import json, re, sys
-passed = failed = 0
-for line in open(sys.argv[1]):
-    t = json.loads(line)
-    out = t.get("stdout") or ""
-    ok = len(re.findall(r"^ok\b", out, re.M))
-    bad = len(re.findall(r"^not ok\b", out, re.M))
-    if ok + bad == 0:  # no TAP at all: count the suite itself
-        if t.get("result") in ("OK", "EXPECTEDFAIL", "SKIP"):
-            ok = 1
-        else:
-            bad = 1
-    elif t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP") and bad == 0:
-        bad = 1  # crashed or timed out after its last TAP line
-    passed += ok
-    failed += bad
-print(passed, failed)
-PY
-)
+read -r passed failed < <(python3 tests/count_tests.py "$build/meson-logs/testlog.json")
 echo "${passed:-0} passed, ${failed:-0} failed"
 [ "$rc" -eq 0 ] && [ "${failed:-1}" -eq 0 ]

@@ -94,26 +94,7 @@ meson test -C "$build" --no-rebuild --print-errorlogs --timeout-multiplier 3 "$@
 rc=$?
 
 # Count test cases as tests/run.sh does (each Criterion test is one TAP line).
-read -r passed failed < <(python3 - "$build/meson-logs/testlog.json" <<'PY'
-import json, re, sys
-passed = failed = 0
-for line in open(sys.argv[1]):
-    t = json.loads(line)
-    out = t.get("stdout") or ""
-    ok = len(re.findall(r"^ok\b", out, re.M))
-    bad = len(re.findall(r"^not ok\b", out, re.M))
-    if ok + bad == 0:  # no TAP at all: count the suite itself
-        if t.get("result") in ("OK", "EXPECTEDFAIL", "SKIP"):
-            ok = 1
-        else:
-            bad = 1
-    elif t.get("result") not in ("OK", "EXPECTEDFAIL", "SKIP") and bad == 0:
-        bad = 1  # crashed or timed out after its last TAP line
-    passed += ok
-    failed += bad
-print(passed, failed)
-PY
-)
+read -r passed failed < <(python3 tests/count_tests.py "$build/meson-logs/testlog.json")
 
 nreports=$(find "$reports" -type f | wc -l)
 if [ "$nreports" -gt 0 ]; then

@@ -251,10 +251,17 @@ static char *field(const struct rv *fields, const char *name)
 
 void read_stream(struct rcli *c, const char *key, struct sentries *out)
 {
+    read_stream_after(c, key, NULL, out);
+}
+
+void read_stream_after(struct rcli *c, const char *key, const char *after, struct sentries *out)
+{
     size_t cap = 1024;
     out->n = 0;
     out->v = malloc(cap * sizeof *out->v);
     char start[64] = "-";
+    if (after)
+        snprintf(start, sizeof start, "(%s", after);
     for (;;) {
         struct rv *r = rc_ok(c, "XRANGE", key, start, "+", "COUNT", "5000", NULL);
         cr_assert_eq(r->type, '*');

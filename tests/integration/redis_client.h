@@ -62,6 +62,8 @@ struct sentries {
 };
 /* Every entry of stream key, in order (XRANGE in pages). */
 void read_stream(struct rcli *c, const char *key, struct sentries *out);
+/* The entries after ID `after` ("<ms>-<seq>"; NULL: all), in order. */
+void read_stream_after(struct rcli *c, const char *key, const char *after, struct sentries *out);
 void free_stream(struct sentries *s);
 /* after.id of the last entry of the stream; 0 when empty; -1 when the
  * server could not be reached. */

@@ -454,21 +454,8 @@ static char *create_role(const char *tag, const char *attrs)
 {
     char *role;
     cr_assert(asprintf(&role, "%s_%d", tag, (int)getpid()) > 0);
-    PGconn *c = wwt_pg("postgres");
-    wwt_exec(c, "DROP ROLE IF EXISTS %s", role);
-    wwt_exec(c, "CREATE ROLE %s LOGIN PASSWORD '%s' %s", role, wwt_env("WW_TEST_PGPASSWORD"),
-             attrs);
-    PQfinish(c);
+    wwt_create_role(role, wwt_env("WW_TEST_PGPASSWORD"), attrs);
     return role;
-}
-
-/* After the database (where its grants live) is dropped. */
-static void drop_role(char *role)
-{
-    PGconn *c = wwt_pg("postgres");
-    wwt_exec(c, "DROP ROLE IF EXISTS %s", role);
-    PQfinish(c);
-    free(role);
 }
 
 /* dir/walwire.conf for the test server, db as role, the file sink; the
@@ -520,7 +507,7 @@ Test(bad_input, role_without_replication)
     PQfinish(c);
     wwt_drop_db(db);
     free(db);
-    drop_role(role);
+    wwt_drop_role(role);
 }
 
 /* A role with REPLICATION and SELECT on every published table but one:
@@ -578,7 +565,7 @@ Test(bad_input, role_without_select_on_one_table, .timeout = 120)
     PQfinish(c);
     wwt_drop_db(db);
     free(db);
-    drop_role(role);
+    wwt_drop_role(role);
 }
 
 /* ---- a slot in use: stand by, take over -------------------------------- */
@@ -609,31 +596,8 @@ Test(bad_input, slot_in_use_stands_by_then_takes_over, .timeout = 180)
     wwt_exec(c, "SELECT pg_create_logical_replication_slot('%s', 'pgoutput')", slot);
 
     /* The other consumer: a replication connection streaming the slot. */
-    const char *kw[] = {
-        "host", "port", "user", "password", "dbname", "replication", "application_name", NULL};
-    const char *val[] = {wwt_env("WW_TEST_PGHOST"),
-                         wwt_env("WW_TEST_PGPORT"),
-                         wwt_env("WW_TEST_PGUSER"),
-                         wwt_env("WW_TEST_PGPASSWORD"),
-                         db,
-                         "database",
-                         "other-consumer",
-                         NULL};
-    PGconn *holder = PQconnectdbParams(kw, val, 0);
-    cr_assert(PQstatus(holder) == CONNECTION_OK, "%s", PQerrorMessage(holder));
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names "
-             "'%s_pub')",
-             slot, slot);
-    cr_assert(PQsendQuery(holder, sql), "%s", PQerrorMessage(holder));
-    cr_assert(WWT_POLL_UNTIL(10000, wwt_int(c,
-                                            "SELECT count(*) FROM pg_replication_slots "
-                                            "WHERE slot_name = '%s' AND active",
-                                            slot) == 1),
-              "the other consumer did not take the slot");
-    long long holder_pid =
-        wwt_int(c, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '%s'", slot);
+    long long holder_pid;
+    PGconn *holder = wwt_hold_slot(c, db, slot, &holder_pid);
 
     static struct wwt_walwire w;
     wwt_walwire_init(&w);

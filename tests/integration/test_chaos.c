@@ -154,7 +154,7 @@ struct reader {
     long offset;                   /* file: bytes of complete lines consumed */
     struct rcli redis;             /* redis: a connection of the reader's own */
     char stream[NTABLES + 1][200]; /* redis: <prefix>:public.tN */
-    char last_id[NTABLES + 1][48]; /* redis: the last entry read, "-" at first */
+    char last_id[NTABLES + 1][48]; /* redis: the last entry read, "" at first */
     struct set seen;
     /* Each key's versions in order of first appearance (per-key order). */
     uint32_t *last_version[NTABLES + 1];
@@ -238,27 +238,18 @@ static void read_file_locked(struct reader *r)
 static void read_redis_locked(struct reader *r)
 {
     for (int t = 1; t <= NTABLES; t++) {
-        size_t got;
-        do {
-            char start[64];
-            snprintf(start, sizeof start, "%s%s", strcmp(r->last_id[t], "-") ? "(" : "",
-                     r->last_id[t]);
-            struct rv *page =
-                rc_ok(&r->redis, "XRANGE", r->stream[t], start, "+", "COUNT", "5000", NULL);
-            cr_assert_eq(page->type, '*', "XRANGE %s: no array", r->stream[t]);
-            got = page->n;
-            for (size_t i = 0; i < got; i++) {
-                const struct rv *entry = page->el[i], *fields = entry->el[1];
-                const char *value = NULL;
-                for (size_t k = 0; k + 1 < fields->n; k += 2)
-                    if (strcmp(fields->el[k]->s, "value") == 0)
-                        value = fields->el[k + 1]->s;
-                cr_assert(value, "entry %s of %s has no value", entry->el[0]->s, r->stream[t]);
-                consume(r, value, strlen(value));
-                snprintf(r->last_id[t], sizeof r->last_id[t], "%s", entry->el[0]->s);
-            }
-            rv_free(page);
-        } while (got == 5000);
+        struct sentries page;
+        read_stream_after(&r->redis, r->stream[t], r->last_id[t][0] ? r->last_id[t] : NULL,
+                          &page);
+        for (size_t i = 0; i < page.n; i++) {
+            const struct sentry *e = &page.v[i];
+            cr_assert(e->value, "entry %llu-%llu of %s has no value", (unsigned long long)e->ms,
+                      (unsigned long long)e->seq, r->stream[t]);
+            consume(r, e->value, strlen(e->value));
+            snprintf(r->last_id[t], sizeof r->last_id[t], "%llu-%llu",
+                     (unsigned long long)e->ms, (unsigned long long)e->seq);
+        }
+        free_stream(&page);
     }
 }
 
@@ -366,7 +357,6 @@ static void chaos(enum sink_kind kind)
         snprintf(prefix_env, sizeof prefix_env, "WALWIRE_SINK_TOPIC_PREFIX=%s", db);
         for (int t = 1; t <= NTABLES; t++) {
             snprintf(rd.stream[t], sizeof rd.stream[t], "%s:public.t%d", db, t);
-            strcpy(rd.last_id[t], "-");
         }
         cr_assert(asprintf(&redis_section, "\n[redis]\nurl = redis://127.0.0.1:%d/0\nmaxlen =\n",
                            port) >= 0);

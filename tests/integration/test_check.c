@@ -233,20 +233,8 @@ static char *slot_name(const char *tag)
 static char *create_role(const char *tag, const char *attrs)
 {
     char *role = slot_name(tag);
-    PGconn *c = wwt_pg("postgres");
-    wwt_exec(c, "DROP ROLE IF EXISTS %s", role);
-    wwt_exec(c, "CREATE ROLE %s LOGIN PASSWORD '%s' %s", role, ROLE_PW, attrs);
-    PQfinish(c);
+    wwt_create_role(role, ROLE_PW, attrs);
     return role;
-}
-
-/* After the database (where its privileges live) is dropped. */
-static void drop_role(char *role)
-{
-    PGconn *c = wwt_pg("postgres");
-    wwt_exec(c, "DROP ROLE IF EXISTS %s", role);
-    PQfinish(c);
-    free(role);
 }
 
 static const char *const role_env[] = {"PGPASSWORD=" ROLE_PW, NULL};
@@ -419,7 +407,7 @@ Test(check, role_without_replication)
     free(slot);
     PQfinish(c);
     wwt_drop_db(db);
-    drop_role(role);
+    wwt_drop_role(role);
     free(db);
 }
 
@@ -457,7 +445,7 @@ Test(check, role_without_select_on_one_table)
     free(slot);
     PQfinish(c);
     wwt_drop_db(db);
-    drop_role(role);
+    wwt_drop_role(role);
     free(db);
 }
 
@@ -495,7 +483,7 @@ Test(check, heartbeat_without_emit_message)
     free(slot);
     PQfinish(c);
     wwt_drop_db(db);
-    drop_role(role);
+    wwt_drop_role(role);
     free(db);
 }
 
@@ -581,31 +569,8 @@ Test(check, active_slot_warns_with_pid)
     wwt_exec(c, "SELECT pg_create_logical_replication_slot('%s', 'pgoutput')", slot);
 
     /* Another consumer streams from the slot. */
-    const char *kw[] = {
-        "host", "port", "user", "password", "dbname", "replication", "application_name", NULL};
-    const char *val[] = {wwt_env("WW_TEST_PGHOST"),
-                         wwt_env("WW_TEST_PGPORT"),
-                         wwt_env("WW_TEST_PGUSER"),
-                         wwt_env("WW_TEST_PGPASSWORD"),
-                         db,
-                         "database",
-                         "other-consumer",
-                         NULL};
-    PGconn *repl = PQconnectdbParams(kw, val, 0);
-    cr_assert(PQstatus(repl) == CONNECTION_OK, "%s", PQerrorMessage(repl));
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names "
-             "'%s_pub')",
-             slot, slot);
-    cr_assert(PQsendQuery(repl, sql), "%s", PQerrorMessage(repl));
-    bool active = WWT_POLL_UNTIL(10000, wwt_int(c,
-                                                "SELECT count(*) FROM pg_replication_slots "
-                                                "WHERE slot_name = '%s' AND active",
-                                                slot) == 1);
-    cr_assert(active, "the slot did not become active");
-    long long pid =
-        wwt_int(c, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '%s'", slot);
+    long long pid;
+    PGconn *repl = wwt_hold_slot(c, db, slot, &pid);
 
     struct check_run r = {0};
     wwt_walwire_init(&r.w);

@@ -149,6 +149,52 @@ char *wwt_new_db(const char *tag)
     return name;
 }
 
+void wwt_create_role(const char *name, const char *password, const char *attrs)
+{
+    PGconn *c = wwt_pg("postgres");
+    wwt_exec(c, "DROP ROLE IF EXISTS %s", name);
+    wwt_exec(c, "CREATE ROLE %s LOGIN PASSWORD '%s' %s", name, password, attrs);
+    PQfinish(c);
+}
+
+void wwt_drop_role(char *name)
+{
+    PGconn *c = wwt_pg("postgres");
+    wwt_exec(c, "DROP ROLE IF EXISTS %s", name);
+    PQfinish(c);
+    free(name);
+}
+
+PGconn *wwt_hold_slot(PGconn *admin, const char *db, const char *slot, long long *pid)
+{
+    const char *kw[] = {
+        "host", "port", "user", "password", "dbname", "replication", "application_name", NULL};
+    const char *val[] = {wwt_env("WW_TEST_PGHOST"),
+                         wwt_env("WW_TEST_PGPORT"),
+                         wwt_env("WW_TEST_PGUSER"),
+                         wwt_env("WW_TEST_PGPASSWORD"),
+                         db,
+                         "database",
+                         "other-consumer",
+                         NULL};
+    PGconn *holder = PQconnectdbParams(kw, val, 0);
+    cr_assert(PQstatus(holder) == CONNECTION_OK, "%s", PQerrorMessage(holder));
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "START_REPLICATION SLOT %s LOGICAL 0/0 (proto_version '1', publication_names "
+             "'%s_pub')",
+             slot, slot);
+    cr_assert(PQsendQuery(holder, sql), "%s", PQerrorMessage(holder));
+    cr_assert(WWT_POLL_UNTIL(10000, wwt_int(admin,
+                                            "SELECT count(*) FROM pg_replication_slots "
+                                            "WHERE slot_name = '%s' AND active",
+                                            slot) == 1),
+              "the other consumer did not take slot %s", slot);
+    *pid = wwt_int(admin, "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '%s'",
+                   slot);
+    return holder;
+}
+
 void wwt_drop_db(const char *db)
 {
     PGconn *c = wwt_pg("postgres");

@@ -29,6 +29,16 @@ void wwt_exec(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 
 char *wwt_value(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Like wwt_value, parsed as an integer (0 for NULL). */
 long long wwt_int(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Another consumer ("other-consumer") streams slot of db (publication
+ * <slot>_pub) until PQfinish: returns its replication connection once the
+ * slot shows active, and the walsender's PID in *pid. admin: a connection
+ * to db, used to watch pg_replication_slots. */
+/* A login role `name` with the given password and attributes (e.g.
+ * "REPLICATION"), replacing any role of that name. */
+void wwt_create_role(const char *name, const char *password, const char *attrs);
+/* Drop it (after the databases where its grants live) and free(name). */
+void wwt_drop_role(char *name);
+PGconn *wwt_hold_slot(PGconn *admin, const char *db, const char *slot, long long *pid);
 /* An LSN "X/Y" as a number (0 for NULL). */
 uint64_t wwt_lsn(PGconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
